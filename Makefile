@@ -1,0 +1,48 @@
+# One entry point for the course. `make lab` to study, `make test` to check everything.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DATA := data/mnist.npz
+PORT ?= 8888
+
+.PHONY: help setup lab test unit nbval lint execute clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+setup: $(STAMP) $(DATA)  ## Create .venv, install the course and its tools, prepare MNIST (skips what is done)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ needed, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+$(DATA): $(STAMP)
+	$(BIN)/python -m helpers.data
+
+lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
+	@echo "Starting JupyterLab on notebooks/; open the http://127.0.0.1:...?token=... URL printed below."
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT)
+
+test: setup lint  ## Unit tests + every notebook under nbval, in quick mode
+	COURSE_QUICK=1 $(BIN)/python -m pytest tests notebooks \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+
+unit: setup  ## Unit tests of helpers only
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+lint: setup  ## ruff on the package and the tests
+	$(BIN)/ruff check helpers tests
+
+execute: setup  ## Re-run every notebook in FULL mode and save the outputs in place (slow)
+	for nb in notebooks/*.ipynb; do \
+		COURSE_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+	done
+
+clean:  ## Remove generated outputs (keeps .venv and the data cache)
+	rm -rf outputs .pytest_cache .ruff_cache

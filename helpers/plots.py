@@ -1,0 +1,231 @@
+"""Figures shared by the notebooks: image grids, latent scatters, manifolds, training curves.
+
+Every function returns the matplotlib Figure; in a notebook, follow the call with plt.show().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+DIGIT = 28
+DIGIT_COLORS = plt.get_cmap("tab10")
+
+
+def as_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
+    """Images as float (N, 28, 28) in [0, 1], from (N, 784), (N, 28, 28[, 1]), uint8 or float."""
+    x = np.asarray(images)
+    if x.ndim == 2 and x.shape[1] == DIGIT * DIGIT:
+        x = x.reshape(-1, DIGIT, DIGIT)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[1:] != (DIGIT, DIGIT):
+        raise ValueError(f"{name}: expected (N, 28, 28), (N, 28, 28, 1) or (N, 784), got {x.shape}")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {x.dtype}")
+    if x.size and (not np.isfinite(x).all() or x.min() < -1e-6 or x.max() > 1 + 1e-6):
+        raise ValueError(f"{name}: float pixels must be finite and in [0, 1]; "
+                         "pass probabilities (apply the sigmoid to logits first)")
+    return np.clip(x, 0.0, 1.0)
+
+
+def tile(images: np.ndarray, ncols: int, *, pad: int = 1) -> np.ndarray:
+    """Tile (N, 28, 28) images into one 2-D canvas of ncols columns, with `pad` blank pixels."""
+    x = as_images(images)
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    nrows = -(-len(x) // ncols)
+    step = DIGIT + pad
+    canvas = np.ones((nrows * step - pad, ncols * step - pad), dtype=np.float32)
+    for i, img in enumerate(x):
+        r, c = divmod(i, ncols)
+        canvas[r * step : r * step + DIGIT, c * step : c * step + DIGIT] = img
+    return canvas
+
+
+def plot_image_grid(
+    images: np.ndarray,
+    *,
+    ncols: int,
+    title: str,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    cell_inches: float = 0.6,
+) -> Figure:
+    """Images in a grid of ncols columns, with optional row/column labels on the axes."""
+    x = as_images(images)
+    nrows = -(-len(x) // ncols)
+    for labels, count, what in ((row_labels, nrows, "row"), (col_labels, ncols, "column")):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{len(labels)} {what} labels for {count} {what}s")
+    fig, ax = plt.subplots(figsize=(max(3.0, ncols * cell_inches + 1.2),
+                                    max(1.5, nrows * cell_inches + 0.9)))
+    ax.imshow(tile(x, ncols), cmap="gray_r", vmin=0, vmax=1)
+    centers = lambda n: np.arange(n) * (DIGIT + 1) + DIGIT / 2 - 0.5  # noqa: E731
+    ax.set_xticks(centers(ncols) if col_labels is not None else [])
+    ax.set_yticks(centers(nrows) if row_labels is not None else [])
+    if col_labels is not None:
+        ax.set_xticklabels(col_labels)
+    if row_labels is not None:
+        ax.set_yticklabels(row_labels)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_rows(rows: Mapping[str, np.ndarray], *, title: str, n: int = 10) -> Figure:
+    """One labelled row of n images per entry of `rows` (e.g. original, reconstruction)."""
+    if not rows:
+        raise ValueError("rows must hold at least one named array of images")
+    stacked = []
+    for name, images in rows.items():
+        x = as_images(images, name=name)
+        if len(x) < n:
+            raise ValueError(f"{name}: need at least {n} images, got {len(x)}")
+        stacked.append(x[:n])
+    return plot_image_grid(np.concatenate(stacked), ncols=n, title=title,
+                           row_labels=list(rows), col_labels=[str(i) for i in range(n)],
+                           xlabel="test image index")
+
+
+def plot_reconstructions(
+    originals: np.ndarray, reconstructions: np.ndarray, *, title: str, n: int = 10
+) -> Figure:
+    """Originals on the top row, their reconstructions below."""
+    if len(originals) != len(reconstructions):
+        raise ValueError(f"{len(originals)} originals but {len(reconstructions)} reconstructions")
+    return plot_image_rows({"original": originals, "reconstruction": reconstructions},
+                           title=title, n=n)
+
+
+def plot_latent_scatter(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    *,
+    title: str,
+    ax: Axes | None = None,
+    limits: tuple[float, float] | None = None,
+    xlabel: str = "$z_1$",
+    ylabel: str = "$z_2$",
+    max_points: int = 10_000,
+) -> Figure:
+    """Scatter of 2-D codes coloured by digit label, with a legend; `limits` fixes both axes."""
+    codes, labels = np.asarray(codes), np.asarray(labels)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"codes must have shape (N, 2), got {codes.shape}")
+    if labels.shape != (len(codes),):
+        raise ValueError(f"labels must have shape ({len(codes)},), got {labels.shape}")
+    if not np.isfinite(codes).all():
+        raise ValueError("codes contain NaN or infinity")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.2, 5.2))
+    keep = slice(None) if len(codes) <= max_points else np.linspace(
+        0, len(codes) - 1, max_points).astype(int)
+    codes, labels = codes[keep], labels[keep]
+    for digit in np.unique(labels):
+        pts = codes[labels == digit]
+        ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.6, color=DIGIT_COLORS(int(digit) % 10),
+                   label=str(digit), rasterized=True)
+    ax.legend(title="digit", markerscale=4, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              frameon=False)
+    if limits is not None:
+        ax.set_xlim(limits)
+        ax.set_ylim(limits)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def decode_grid(
+    decode: Callable[[np.ndarray], np.ndarray], grid_x: np.ndarray, grid_y: np.ndarray
+) -> np.ndarray:
+    """Decode every (x, y) of a 2-D latent grid; returns images (len(grid_y), len(grid_x), 28, 28).
+
+    Row 0 holds the largest y, so the result reads like a plot with y pointing up.
+    """
+    grid_x, grid_y = np.asarray(grid_x, float), np.asarray(grid_y, float)
+    if grid_x.ndim != 1 or grid_y.ndim != 1 or not len(grid_x) or not len(grid_y):
+        raise ValueError("grid_x and grid_y must be non-empty 1-D arrays")
+    xs, ys = np.meshgrid(grid_x, grid_y[::-1])
+    points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+    images = as_images(np.asarray(decode(points)), name="decoded images")
+    if len(images) != len(points):
+        raise ValueError(f"decode returned {len(images)} images for {len(points)} points")
+    return images.reshape(len(grid_y), len(grid_x), DIGIT, DIGIT)
+
+
+def plot_manifold(
+    decode: Callable[[np.ndarray], np.ndarray],
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    *,
+    title: str,
+    xlabel: str = "$z_1$",
+    ylabel: str = "$z_2$",
+    ax: Axes | None = None,
+) -> Figure:
+    """Decoded images over a 2-D latent grid, ticks at the grid coordinates."""
+    images = decode_grid(decode, grid_x, grid_y)
+    ny, nx = images.shape[:2]
+    canvas = images.transpose(0, 2, 1, 3).reshape(ny * DIGIT, nx * DIGIT)
+    if ax is None:
+        size = min(9.0, max(4.0, 0.42 * max(nx, ny) + 1.5))
+        _, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    step = max(1, nx // 8)
+    ax.set_xticks(np.arange(nx)[::step] * DIGIT + DIGIT / 2 - 0.5)
+    ax.set_xticklabels([f"{v:.2g}" for v in np.asarray(grid_x)[::step]])
+    step = max(1, ny // 8)
+    ax.set_yticks(np.arange(ny)[::step] * DIGIT + DIGIT / 2 - 0.5)
+    ax.set_yticklabels([f"{v:.2g}" for v in np.asarray(grid_y)[::-1][::step]])
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    *,
+    title: str,
+    keys: Sequence[str] | None = None,
+    xlabel: str = "epoch",
+    ylabel: str = "loss",
+    ax: Axes | None = None,
+) -> Figure:
+    """Training curves: one line per key of a Keras History.history-like dict, x starting at 1."""
+    keys = list(keys) if keys is not None else list(history)
+    if not keys:
+        raise ValueError("history has no curves to plot")
+    missing = [k for k in keys if k not in history]
+    if missing:
+        raise ValueError(f"history has no key(s) {missing}; available: {sorted(history)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.0))
+    for key in keys:
+        values = np.asarray(history[key], dtype=float)
+        if values.ndim != 1 or not len(values):
+            raise ValueError(f"history[{key!r}] must be a non-empty sequence of numbers")
+        style = "--" if key.startswith("val_") else "-"
+        ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=3, label=key)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from helpers import evaluate
+
+
+def test_pca_recovers_a_planar_data_set_exactly():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(10, 2)))[0].T  # 2 orthonormal directions in 10-D
+    x = rng.normal(size=(200, 2)) @ basis + 3.0
+    pca = evaluate.fit_pca(x, 2)
+    np.testing.assert_allclose(pca.decode(pca.encode(x)), x, atol=1e-10)
+    assert evaluate.reconstruction_mse(x, pca.decode(pca.encode(x))) < 1e-20
+    np.testing.assert_allclose(pca.components @ pca.components.T, np.eye(2), atol=1e-12)
+
+
+def test_pca_error_falls_as_components_grow():
+    x = np.random.default_rng(1).normal(size=(300, 20)) * np.linspace(3, 0.1, 20)
+    errors = [evaluate.reconstruction_mse(x, (p := evaluate.fit_pca(x, k)).decode(p.encode(x)))
+              for k in (1, 5, 10, 20)]
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 1e-20
+
+
+def test_evaluate_rejects_bad_input():
+    x = np.zeros((10, 5))
+    with pytest.raises(ValueError, match=r"k must be in 1\.\.5"):
+        evaluate.fit_pca(x, 6)
+    with pytest.raises(ValueError, match="float data"):
+        evaluate.fit_pca(np.zeros((10, 5), np.uint8), 2)
+    with pytest.raises(ValueError, match="codes must have shape"):
+        evaluate.fit_pca(np.random.default_rng(0).normal(size=(10, 5)), 2).decode(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="after flattening"):
+        evaluate.reconstruction_mse(x, np.zeros((10, 4)))

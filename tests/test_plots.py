@@ -1,0 +1,117 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from helpers import plots
+
+
+def _labels(ax):
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+
+
+def test_as_images_accepts_the_common_layouts():
+    flat = np.random.default_rng(0).random((3, 784))
+    assert plots.as_images(flat).shape == (3, 28, 28)
+    assert plots.as_images(flat.reshape(3, 28, 28, 1)).shape == (3, 28, 28)
+    assert plots.as_images(np.full((2, 28, 28), 255, np.uint8)).max() == 1.0
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (np.zeros((3, 100)), r"expected \(N, 28, 28\)"),
+        (np.full((1, 28, 28), 3.0), r"in \[0, 1\]"),
+        (np.full((1, 28, 28), np.nan), "finite"),
+        (np.zeros((1, 28, 28), dtype=bool), "uint8 or float"),
+    ],
+)
+def test_as_images_rejects_bad_input(images, message):
+    with pytest.raises(ValueError, match=message):
+        plots.as_images(images)
+
+
+def test_tile_places_each_image_in_its_cell():
+    images = np.zeros((5, 28, 28))
+    images[4] = 1.0
+    canvas = plots.tile(images, ncols=3, pad=1)
+    assert canvas.shape == (2 * 29 - 1, 3 * 29 - 1)
+    assert canvas[29:57, 29:57].min() == 1.0  # image 4 is row 1, column 1
+    assert canvas[0:28, 0:28].max() == 0.0
+
+
+def test_reconstruction_figure_has_rows_labels_and_title(mnist):
+    x = mnist[1][0][:12]
+    fig = plots.plot_reconstructions(x, x, title="Reconstructions", n=6)
+    ax = fig.axes[0]
+    assert _labels(ax)[0] == "Reconstructions" and ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["original", "reconstruction"]
+    assert ax.images[0].get_array().shape == (2 * 29 - 1, 6 * 29 - 1)
+
+
+def test_reconstructions_need_matching_counts(mnist):
+    x = mnist[1][0]
+    with pytest.raises(ValueError, match="originals but"):
+        plots.plot_reconstructions(x[:10], x[:9], title="t")
+    with pytest.raises(ValueError, match="need at least 10"):
+        plots.plot_reconstructions(x[:5], x[:5], title="t")
+
+
+def test_image_grid_checks_label_counts():
+    with pytest.raises(ValueError, match="3 row labels for 2 rows"):
+        plots.plot_image_grid(np.zeros((4, 28, 28)), ncols=2, title="t", row_labels=list("abc"))
+
+
+def test_latent_scatter_colours_each_digit_and_labels_axes():
+    rng = np.random.default_rng(0)
+    codes, labels = rng.normal(size=(500, 2)), rng.integers(0, 10, 500)
+    fig = plots.plot_latent_scatter(codes, labels, title="Latent space", limits=(-4, 4))
+    ax = fig.axes[0]
+    assert _labels(ax) == ("Latent space", "$z_1$", "$z_2$")
+    assert len(ax.collections) == 10
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [str(d) for d in range(10)]
+    assert ax.get_xlim() == (-4, 4)
+
+
+@pytest.mark.parametrize(
+    ("codes", "labels", "message"),
+    [
+        (np.zeros((5, 3)), np.zeros(5), r"codes must have shape \(N, 2\)"),
+        (np.zeros((5, 2)), np.zeros(4), r"labels must have shape \(5,\)"),
+        (np.full((5, 2), np.nan), np.zeros(5), "NaN"),
+    ],
+)
+def test_latent_scatter_rejects_bad_input(codes, labels, message):
+    with pytest.raises(ValueError, match=message):
+        plots.plot_latent_scatter(codes, labels, title="t")
+
+
+def test_decode_grid_orders_rows_with_y_pointing_up():
+    def decode(points):  # brightness encodes y, so the row order is visible
+        return np.repeat((points[:, 1:2] + 1) / 2, 784, axis=1)
+
+    images = plots.decode_grid(decode, np.linspace(-1, 1, 3), np.linspace(-1, 1, 4))
+    assert images.shape == (4, 3, 28, 28)
+    assert images[0, 0].mean() == pytest.approx(1.0)  # top row: largest y
+    assert images[-1, 0].mean() == pytest.approx(0.0)
+
+
+def test_manifold_figure_and_decode_errors():
+    grid = np.linspace(-2, 2, 5)
+    fig = plots.plot_manifold(lambda p: np.zeros((len(p), 28, 28)), grid, grid, title="Manifold")
+    assert _labels(fig.axes[0]) == ("Manifold", "$z_1$", "$z_2$")
+    with pytest.raises(ValueError, match="decode returned 1 images for 25 points"):
+        plots.decode_grid(lambda p: np.zeros((1, 28, 28)), grid, grid)
+    with pytest.raises(ValueError, match="sigmoid"):
+        plots.decode_grid(lambda p: np.full((len(p), 784), -5.0), grid, grid)
+
+
+def test_history_plot_draws_one_line_per_key():
+    history = {"loss": [3.0, 2.0, 1.5], "val_loss": [3.1, 2.2, 1.7]}
+    fig = plots.plot_history(history, title="Training")
+    ax = fig.axes[0]
+    assert _labels(ax) == ("Training", "epoch", "loss")
+    assert len(ax.lines) == 2
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    with pytest.raises(ValueError, match="no key"):
+        plots.plot_history(history, title="t", keys=["acc"])
+    plt.close(fig)

@@ -1,0 +1,48 @@
+"""Project-level checks: the conda file and pyproject agree, notebooks are in shape."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    text = (ROOT / "environment.yml").read_text()
+    pip_lines = [line.strip()[2:] for line in text.split("- pip:")[1].splitlines()
+                 if line.strip().startswith("- ")]
+    listed = [line for line in pip_lines if not line.startswith("-e")]
+    assert sorted(listed) == sorted(wanted), "environment.yml and pyproject.toml disagree"
+    assert "python=3.11" in text and "-e ." in pip_lines
+
+
+def test_there_are_notebooks_in_course_order():
+    names = [nb.name for nb in NOTEBOOKS]
+    assert names[:2] == ["01_autoencoder.ipynb", "02_bottleneck_2d.ipynb"]
+    assert [n[:2] for n in names] == [f"{i:02d}" for i in range(1, len(names) + 1)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_structure(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    first = "".join(cells[0]["source"])
+    assert first.startswith("# "), "the first cell is the title"
+    assert "you will learn" in first.lower()
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "## Summary" in markdown and "## Exercises" in markdown
+    assert "$" in markdown, "the math is written in LaTeX"
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), "commit a full run's outputs"
+    assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+    assert path.stat().st_size < 5_000_000, "keep committed notebooks lean"
