@@ -53,3 +53,46 @@ def reconstruction_mse(x: np.ndarray, x_hat: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"x has shape {a.shape} but x_hat has {b.shape} (after flattening)")
     return float(np.mean((a - b) ** 2))
+
+
+def knn_accuracy(
+    train_codes: np.ndarray,
+    train_labels: np.ndarray,
+    test_codes: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    k: int = 5,
+    chunk: int = 1000,
+) -> float:
+    """Share of test codes whose k nearest training codes (Euclidean) vote for the right label."""
+    ref, query = _as_matrix(train_codes, "train_codes"), _as_matrix(test_codes, "test_codes")
+    ref_labels, query_labels = np.asarray(train_labels), np.asarray(test_labels)
+    if ref.shape[1] != query.shape[1]:
+        raise ValueError(f"codes differ in size: {ref.shape[1]} vs {query.shape[1]}")
+    if ref_labels.shape != (len(ref),) or query_labels.shape != (len(query),):
+        raise ValueError("need one label per code")
+    if not 1 <= k <= len(ref):
+        raise ValueError(f"k must be in 1..{len(ref)}, got {k}")
+    n_classes = int(max(ref_labels.max(), query_labels.max())) + 1
+    correct = 0
+    for start in range(0, len(query), chunk):
+        q = query[start : start + chunk]
+        dist = (q**2).sum(1)[:, None] - 2 * q @ ref.T + (ref**2).sum(1)[None, :]
+        nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
+        votes = np.apply_along_axis(np.bincount, 1, ref_labels[nearest], minlength=n_classes)
+        correct += int((votes.argmax(1) == query_labels[start : start + chunk]).sum())
+    return correct / len(query)
+
+
+def empty_cell_fraction(
+    codes: np.ndarray, *, bins: int, limits: tuple[float, float] | tuple[tuple, tuple]
+) -> float:
+    """Share of the cells of a bins x bins grid over `limits` that contain no 2-D code."""
+    codes = np.asarray(codes, dtype=float)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"codes must have shape (N, 2), got {codes.shape}")
+    lims = limits if np.ndim(limits) == 2 else (limits, limits)
+    if any(lo >= hi for lo, hi in lims):
+        raise ValueError(f"each limit must be (low, high) with low < high, got {limits}")
+    counts, _, _ = np.histogram2d(codes[:, 0], codes[:, 1], bins=bins, range=lims)
+    return float(np.mean(counts == 0))

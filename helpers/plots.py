@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DIGIT = 28
 DIGIT_COLORS = plt.get_cmap("tab10")
@@ -83,7 +84,9 @@ def plot_image_grid(
     return fig
 
 
-def plot_image_rows(rows: Mapping[str, np.ndarray], *, title: str, n: int = 10) -> Figure:
+def plot_image_rows(
+    rows: Mapping[str, np.ndarray], *, title: str, n: int = 10, xlabel: str = "test image index"
+) -> Figure:
     """One labelled row of n images per entry of `rows` (e.g. original, reconstruction)."""
     if not rows:
         raise ValueError("rows must hold at least one named array of images")
@@ -95,7 +98,7 @@ def plot_image_rows(rows: Mapping[str, np.ndarray], *, title: str, n: int = 10) 
         stacked.append(x[:n])
     return plot_image_grid(np.concatenate(stacked), ncols=n, title=title,
                            row_labels=list(rows), col_labels=[str(i) for i in range(n)],
-                           xlabel="test image index")
+                           xlabel=xlabel)
 
 
 def plot_reconstructions(
@@ -222,6 +225,7 @@ def plot_history(
             raise ValueError(f"history[{key!r}] must be a non-empty sequence of numbers")
         style = "--" if key.startswith("val_") else "-"
         ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=3, label=key)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

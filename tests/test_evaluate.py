@@ -31,3 +31,31 @@ def test_evaluate_rejects_bad_input():
         evaluate.fit_pca(np.random.default_rng(0).normal(size=(10, 5)), 2).decode(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="after flattening"):
         evaluate.reconstruction_mse(x, np.zeros((10, 4)))
+
+
+def test_knn_accuracy_separates_clusters_and_mixes():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10]])
+    labels = rng.integers(0, 3, 600)
+    codes = centres[labels] + rng.normal(size=(600, 2))
+    assert evaluate.knn_accuracy(codes[:300], labels[:300], codes[300:], labels[300:]) > 0.98
+    shuffled = rng.permutation(labels)  # labels unrelated to position: about chance
+    acc = evaluate.knn_accuracy(codes[:300], shuffled[:300], codes[300:], shuffled[300:], k=15)
+    assert 0.2 < acc < 0.5
+
+
+def test_knn_accuracy_rejects_bad_input():
+    codes, labels = np.zeros((10, 2)), np.zeros(10, int)
+    with pytest.raises(ValueError, match="differ in size"):
+        evaluate.knn_accuracy(codes, labels, np.zeros((3, 3)), np.zeros(3, int))
+    with pytest.raises(ValueError, match="k must be"):
+        evaluate.knn_accuracy(codes, labels, codes, labels, k=11)
+
+
+def test_empty_cell_fraction_counts_unvisited_cells():
+    corner = np.full((50, 2), 0.1)  # every code in the lower-left cell of a 2x2 grid
+    assert evaluate.empty_cell_fraction(corner, bins=2, limits=(0, 1)) == 0.75
+    uniform = np.random.default_rng(0).uniform(0, 1, size=(5000, 2))
+    assert evaluate.empty_cell_fraction(uniform, bins=10, limits=(0, 1)) == 0.0
+    with pytest.raises(ValueError, match="low < high"):
+        evaluate.empty_cell_fraction(corner, bins=2, limits=(1, 0))
