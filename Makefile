@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA := data/mnist.npz
 PORT ?= 8888
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root without it
 
 .PHONY: help setup lab test unit nbval lint execute clean
 
@@ -28,7 +29,8 @@ $(DATA): $(STAMP)
 
 lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
 	@echo "Starting JupyterLab on notebooks/; open the http://127.0.0.1:...?token=... URL printed below."
-	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ServerApp.ip=127.0.0.1 \
+		--ServerApp.port=$(PORT) $(ROOT_FLAG)
 
 test: setup lint  ## Unit tests + every notebook under nbval, in quick mode
 	COURSE_QUICK=1 $(BIN)/python -m pytest tests notebooks \
