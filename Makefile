@@ -8,7 +8,7 @@ DATA := data/mnist.npz
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root without it
 
-.PHONY: help setup lab test unit nbval lint execute clean
+.PHONY: help setup lab test unit lint execute bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -39,8 +39,11 @@ test: setup lint  ## Unit tests + every notebook under nbval, in quick mode
 unit: setup  ## Unit tests of helpers only
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
-lint: setup  ## ruff on the package and the tests
-	$(BIN)/ruff check helpers tests
+lint: setup  ## ruff on the package, the tests and the benchmarks
+	$(BIN)/ruff check helpers tests benchmarks
+
+bench: setup  ## Course conv VAE vs the TF tutorial's setup: writes benchmarks/results.* and the README table
+	$(BIN)/python -m benchmarks.bench
 
 execute: setup  ## Re-run every notebook in FULL mode and save the outputs in place (slow)
 	for nb in notebooks/*.ipynb; do \

@@ -1,0 +1,1 @@
+"""Benchmarks of the course's models against published reference configurations."""
