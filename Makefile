@@ -39,8 +39,8 @@ test: setup lint  ## Unit tests + every notebook under nbval, in quick mode
 unit: setup  ## Unit tests of helpers only
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
-lint: setup  ## ruff on the package, the tests and the benchmarks
-	$(BIN)/ruff check helpers tests benchmarks
+lint: setup  ## ruff on the package, the tests, the benchmarks and the notebooks' code
+	$(BIN)/ruff check helpers tests benchmarks notebooks
 
 bench: setup  ## Course conv VAE vs the TF tutorial's setup: writes benchmarks/results.* and the README table
 	$(BIN)/python -m benchmarks.bench
