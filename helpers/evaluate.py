@@ -96,3 +96,50 @@ def empty_cell_fraction(
         raise ValueError(f"each limit must be (low, high) with low < high, got {limits}")
     counts, _, _ = np.histogram2d(codes[:, 0], codes[:, 1], bins=bins, range=lims)
     return float(np.mean(counts == 0))
+
+
+def _mean_and_covariance(features: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    f = _as_matrix(features, name)
+    if len(f) < 2:
+        raise ValueError(f"{name}: need at least 2 feature vectors, got {len(f)}")
+    return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
+
+
+def frechet_distance(mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray) -> float:
+    """Fréchet distance between N(mean_a, cov_a) and N(mean_b, cov_b).
+
+    |mean_a - mean_b|^2 + tr(cov_a + cov_b - 2 (cov_a^1/2 cov_b cov_a^1/2)^1/2), computed with symmetric
+    eigendecompositions, so the matrix square roots are exact for positive semi-definite inputs.
+    """
+    mean_a, mean_b = np.asarray(mean_a, float), np.asarray(mean_b, float)
+    cov_a, cov_b = np.asarray(cov_a, float), np.asarray(cov_b, float)
+    d = mean_a.shape[0]
+    if mean_b.shape != (d,) or cov_a.shape != (d, d) or cov_b.shape != (d, d):
+        raise ValueError(f"shapes must be (d,), (d, d): got {mean_a.shape}, {cov_a.shape}, "
+                         f"{mean_b.shape}, {cov_b.shape}")
+
+    def psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+        values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+        return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+    root_a = psd_sqrt(cov_a)
+    cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_term = np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(np.clip(cross, 0, None)).sum()
+    return float(np.sum((mean_a - mean_b) ** 2) + max(trace_term, 0.0))
+
+
+def frechet_distance_of_features(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of feature vectors (N, d)."""
+    return frechet_distance(*_mean_and_covariance(features_a, "features_a"),
+                            *_mean_and_covariance(features_b, "features_b"))
+
+
+def per_class_accuracy(predicted: np.ndarray, wanted: np.ndarray, *, n_classes: int = 10) -> np.ndarray:
+    """Share of examples of each wanted class that were predicted as that class (NaN if none)."""
+    predicted, wanted = np.asarray(predicted), np.asarray(wanted)
+    if predicted.shape != wanted.shape or predicted.ndim != 1:
+        raise ValueError(f"need two label vectors of the same length, got {predicted.shape}, {wanted.shape}")
+    counts = np.bincount(wanted, minlength=n_classes).astype(float)
+    hits = np.bincount(wanted[predicted == wanted], minlength=n_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / counts, np.nan)

@@ -59,3 +59,42 @@ def test_empty_cell_fraction_counts_unvisited_cells():
     assert evaluate.empty_cell_fraction(uniform, bins=10, limits=(0, 1)) == 0.0
     with pytest.raises(ValueError, match="low < high"):
         evaluate.empty_cell_fraction(corner, bins=2, limits=(1, 0))
+
+
+def test_frechet_distance_matches_closed_forms():
+    # Identical Gaussians: 0. Diagonal covariances: |dm|^2 + sum (sqrt(a) - sqrt(b))^2.
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 5))
+    cov = a @ a.T + np.eye(5)
+    assert evaluate.frechet_distance(np.ones(5), cov, np.ones(5), cov) == pytest.approx(0.0, abs=1e-9)
+    var_a, var_b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
+    mean_a, mean_b = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    expected = 5.0 + ((np.sqrt(var_a) - np.sqrt(var_b)) ** 2).sum()
+    got = evaluate.frechet_distance(mean_a, np.diag(var_a), mean_b, np.diag(var_b))
+    assert got == pytest.approx(expected, rel=1e-10)
+    # Symmetric in its two arguments, also for non-commuting covariances.
+    b = rng.normal(size=(5, 5))
+    cov_b = b @ b.T + 0.1 * np.eye(5)
+    assert evaluate.frechet_distance(mean_a[:1].repeat(5), cov, np.zeros(5), cov_b) == pytest.approx(
+        evaluate.frechet_distance(np.zeros(5), cov_b, mean_a[:1].repeat(5), cov), rel=1e-8)
+
+
+def test_frechet_distance_of_samples_approaches_the_gaussian_value():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 1.0, size=(20_000, 2))
+    y = rng.normal([3.0, 0.0], [2.0, 1.0], size=(20_000, 2))
+    assert evaluate.frechet_distance_of_features(x, y) == pytest.approx(9.0 + 1.0, rel=0.03)
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluate.frechet_distance_of_features(x[:1], y)
+    with pytest.raises(ValueError, match="shapes"):
+        evaluate.frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
+
+
+def test_per_class_accuracy():
+    wanted = np.array([0, 0, 1, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 2])
+    acc = evaluate.per_class_accuracy(predicted, wanted, n_classes=4)
+    np.testing.assert_allclose(acc[:3], [0.5, 2 / 3, 1.0])
+    assert np.isnan(acc[3])
+    with pytest.raises(ValueError, match="same length"):
+        evaluate.per_class_accuracy(predicted[:2], wanted)
