@@ -65,13 +65,9 @@ def load_classifier(*, path: str | Path | None = None, epochs: int = 4, n_train:
     return model
 
 
-def _as_batch(images: np.ndarray) -> np.ndarray:
-    return to_float(images)  # validates shape, dtype and range; returns (N, 28, 28, 1) in [0, 1]
-
-
 def predict_digits(classifier, images: np.ndarray) -> np.ndarray:
     """The classifier's label (0-9) for each image (uint8 or float in [0, 1])."""
-    return np.argmax(classifier.predict(_as_batch(images), verbose=0, batch_size=500), axis=1)
+    return np.argmax(classifier.predict(to_float(images), verbose=0, batch_size=500), axis=1)
 
 
 def classifier_features(classifier, images: np.ndarray) -> np.ndarray:
@@ -79,4 +75,4 @@ def classifier_features(classifier, images: np.ndarray) -> np.ndarray:
     import keras
 
     extractor = keras.Model(classifier.inputs, classifier.get_layer(FEATURES_LAYER).output)
-    return extractor.predict(_as_batch(images), verbose=0, batch_size=500)
+    return extractor.predict(to_float(images), verbose=0, batch_size=500)
