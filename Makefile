@@ -8,7 +8,7 @@ DATA := data/mnist.npz
 PORT ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root without it
 
-.PHONY: help setup lab test unit lint execute bench clean
+.PHONY: help setup lab test unit lint execute bench badges student clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -16,7 +16,7 @@ help:  ## List the targets
 setup: $(STAMP) $(DATA)  ## Create .venv, install the course and its tools, prepare MNIST (skips what is done)
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ needed, found " + sys.version' 
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -42,8 +42,14 @@ unit: setup  ## Unit tests of helpers only
 lint: setup  ## ruff on the package, the tests, the benchmarks and the notebooks' code
 	$(BIN)/ruff check helpers tests benchmarks notebooks
 
-bench: setup  ## Course conv VAE vs the TF tutorial's setup: writes benchmarks/results.* and the README table
-	$(BIN)/python -m benchmarks.bench
+bench: setup  ## Benchmarks (conv VAE vs the TF tutorial; scores of 06-07): results.* and the README table
+	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),)
+
+badges: setup  ## Point Colab badges and set-up cells at a fork: make badges REPO=owner/name
+	$(BIN)/python -m helpers.admin badges $(if $(REPO),--repo $(REPO),)
+
+student: setup  ## Student copies of the notebooks, solutions removed, in student/ (or OUT=folder)
+	$(BIN)/python -m helpers.admin student --out $(or $(OUT),student)
 
 execute: setup  ## Re-run every notebook in FULL mode and save the outputs in place (slow)
 	for nb in notebooks/*.ipynb; do \
@@ -52,4 +58,4 @@ execute: setup  ## Re-run every notebook in FULL mode and save the outputs in pl
 	done
 
 clean:  ## Remove generated outputs (keeps .venv and the data cache)
-	rm -rf outputs .pytest_cache .ruff_cache
+	rm -rf outputs student .pytest_cache .ruff_cache

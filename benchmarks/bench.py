@@ -1,11 +1,17 @@
-"""`make bench`: the course's convolutional VAE (notebook 05) against the TF tutorial's setup.
+"""`make bench`: the course's conv VAE against the TF tutorial's setup, and the conditional models' scores.
 
 Both models are trained side by side in one run on this machine and scored with the same
 estimators: the single-sample test ELBO (nats per image, summed over pixels, mean over the test set)
 and an importance-weighted bound. The course model is not copied here: its code is executed from
 the notebook cells tagged `course-model`, so the benchmark measures exactly what students read.
-Training time excludes evaluation. Results go to benchmarks/results.json and results.md, and the
-Markdown table is copied into the README between the bench markers.
+Training time excludes evaluation.
+
+The second part runs notebooks 06 (conditional VAE) and 07 (conditional GAN) top to bottom in full
+mode, in a fresh output folder (so nothing resumes from old checkpoints), and collects the scores they
+save: conditional accuracy, worst digit, Fréchet distance against the real-vs-real floor, and the
+notebooks' running times. Results go to benchmarks/results.json and results.md, and the Markdown
+tables are copied into the README between the bench markers. `--part` runs one part and keeps the
+other part's previous results.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import datetime as dt
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +38,7 @@ from helpers.data import load_mnist, make_dataset, to_float
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_conv_vae.ipynb"
+CONDITIONAL = {"cvae": "06_conditional_vae", "cgan": "07_cgan"}  # result key: notebook name
 README = ROOT / "README.md"
 MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 
@@ -145,8 +153,93 @@ def run(smoke: bool = False) -> dict:
     }
 
 
+def run_notebook(path: Path, *, quick: bool, output_root: Path, timeout: int = 3600) -> float:
+    """Execute a notebook with nbclient, outputs under output_root; returns the wall-clock seconds."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.get(k) for k in ("COURSE_QUICK", "COURSE_OUTPUT_DIR")}
+    os.environ.update(COURSE_QUICK="1" if quick else "0", COURSE_OUTPUT_DIR=str(output_root))
+    try:
+        start = time.perf_counter()
+        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
+        return time.perf_counter() - start
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def collect_conditional(output_root: Path, mode: str, seconds: dict[str, float]) -> dict:
+    """The scores that notebooks 06 and 07 saved under output_root, with their running times."""
+    results = {}
+    for key, name in CONDITIONAL.items():
+        scores_file = output_root / name / mode / "scores.json"
+        if not scores_file.exists():
+            raise FileNotFoundError(f"{scores_file} is missing: did notebook {name} run to the end?")
+        results[key] = {**json.loads(scores_file.read_text()), "notebook_seconds": seconds[key]}
+    history = json.loads((output_root / CONDITIONAL["cgan"] / mode / "history.json").read_text())
+    results["cgan"]["train_seconds"] = sum(e["seconds"] for e in history["epochs"])
+    results["cgan"]["epochs"] = len(history["epochs"])
+    results["targets"] = {
+        "cgan_accuracy_at_least_97%": results["cgan"]["accuracy"] >= 0.97,
+        "cgan_every_digit_at_least_90%": results["cgan"]["worst_class_accuracy"] >= 0.90,
+        "cgan_frechet_within_10x_floor": results["cgan"]["frechet_ratio"] <= 10.0,
+        "cgan_notebook_under_15_min": seconds["cgan"] < 15 * 60,
+    }
+    return results
+
+
+def run_conditional(smoke: bool = False) -> dict:
+    """Run notebooks 06 and 07 (full mode, or quick for a smoke run) and collect their scores."""
+    mode = "quick" if smoke else "full"
+    with tempfile.TemporaryDirectory(prefix="bench-conditional-") as tmp:
+        seconds = {}
+        for key, name in CONDITIONAL.items():
+            notebook = ROOT / "notebooks" / f"{name}.ipynb"
+            seconds[key] = run_notebook(notebook, quick=smoke, output_root=Path(tmp))
+            print(f"{name}: {seconds[key]:.0f} s in {mode} mode", flush=True)
+        return {"mode": mode, **collect_conditional(Path(tmp), mode, seconds)}
+
+
+def conditional_markdown(conditional: dict) -> str:
+    """The README table of the conditional models' scores."""
+    v, g = conditional["cvae"], conditional["cgan"]
+    mode = conditional.get("mode", "full")
+    return "\n".join([
+        f"Conditional models, each notebook run top to bottom in {mode} mode; 500 samples per digit, scored "
+        "by the course's MNIST classifier (`helpers.classifier`). The Fréchet distance uses its 128 "
+        "penultimate features; the floor is the distance between two halves of the test set "
+        f"({g['frechet_floor']:.2f}).",
+        "",
+        "| | conditional VAE (06) | conditional GAN (07) | target for the GAN |",
+        "|---|---|---|---|",
+        f"| conditional accuracy | {v['accuracy']:.2%} | {g['accuracy']:.2%} | at least 97 % |",
+        f"| worst digit's accuracy | {v['worst_class_accuracy']:.2%} | {g['worst_class_accuracy']:.2%} "
+        "| at least 90 % |",
+        f"| Fréchet distance (x floor) | {v['frechet']:.2f} ({v['frechet_ratio']:.1f}x) "
+        f"| {g['frechet']:.2f} ({g['frechet_ratio']:.1f}x) | within 10x |",
+        f"| notebook running time | {v['notebook_seconds'] / 60:.1f} min "
+        f"| {g['notebook_seconds'] / 60:.1f} min "
+        f"({g['epochs']} epochs, {g['train_seconds'] / 60:.1f} min of training) | under 15 min |",
+        "",
+    ])
+
+
 def markdown(results: dict) -> str:
-    """The README table."""
+    """The README tables: the VAE benchmark, then the conditional models if they were run."""
+    parts = [vae_markdown(results)] if "reference" in results else []
+    if "conditional" in results:
+        parts.append(conditional_markdown(results["conditional"]))
+    return "\n".join(parts)
+
+
+def vae_markdown(results: dict) -> str:
+    """The README table of the VAE benchmark."""
     m, r, c = results["machine"], results["reference"], results["course"]
     k, n = results["config"]["iwae_k"], results["config"]["iwae_images"]
     reach = ("not reached" if c["seconds_to_reference_elbo"] is None else
@@ -183,9 +276,17 @@ def write(results: dict, out_dir: Path, readme: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the machinery")
+    parser.add_argument("--part", choices=("all", "vae", "conditional"), default="all",
+                        help="run one part only; the other part's previous results are kept")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
-    results = run(smoke=args.smoke)
+    previous = args.out / "results.json"
+    results = json.loads(previous.read_text()) if args.part != "all" and previous.exists() else {}
+    if args.part in ("all", "vae"):
+        results.update(run(smoke=args.smoke))
+    if args.part in ("all", "conditional"):
+        results["conditional"] = run_conditional(smoke=args.smoke)
+        results.setdefault("machine", machine_info())
     write(results, args.out, None if args.smoke else README)
 
 

@@ -33,3 +33,32 @@ def test_smoke_run_writes_consistent_results(tmp_path):
         assert math.isfinite(saved[side]["iwae"])
     assert saved["machine"]["cores"] >= 1
     assert "| seconds per training epoch |" in (tmp_path / "results.md").read_text()
+
+
+def _fake_scores(accuracy, worst, frechet, floor=1.2):
+    return {"accuracy": accuracy, "worst_class_accuracy": worst, "per_class": [accuracy] * 10,
+            "frechet": frechet, "frechet_floor": floor, "frechet_ratio": frechet / floor}
+
+
+def test_conditional_scores_are_collected_and_tabulated(tmp_path):
+    for name, scores in (("06_conditional_vae", _fake_scores(0.98, 0.95, 90.0)),
+                         ("07_cgan", _fake_scores(0.99, 0.96, 6.0))):
+        folder = tmp_path / name / "full"
+        folder.mkdir(parents=True)
+        (folder / "scores.json").write_text(json.dumps(scores))
+    history = {"epochs": [{"epoch": e, "seconds": 40.0, "accuracy": 0.9} for e in (1, 2, 3)], "curves": []}
+    (tmp_path / "07_cgan" / "full" / "history.json").write_text(json.dumps(history))
+
+    collected = bench.collect_conditional(tmp_path, "full", {"cvae": 200.0, "cgan": 1000.0})
+    assert collected["cgan"]["train_seconds"] == 120.0 and collected["cgan"]["epochs"] == 3
+    assert collected["targets"] == {
+        "cgan_accuracy_at_least_97%": True, "cgan_every_digit_at_least_90%": True,
+        "cgan_frechet_within_10x_floor": True, "cgan_notebook_under_15_min": False}
+    table = bench.markdown({"conditional": {"mode": "full", **collected}})
+    assert "| conditional accuracy | 98.00% | 99.00% |" in table
+    assert "(75.0x)" in table and "(5.0x)" in table and "16.7 min" in table
+
+
+def test_missing_conditional_scores_say_which_notebook(tmp_path):
+    with pytest.raises(FileNotFoundError, match="06_conditional_vae"):
+        bench.collect_conditional(tmp_path, "full", {"cvae": 1.0, "cgan": 1.0})

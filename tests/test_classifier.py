@@ -40,3 +40,32 @@ def test_bad_input_is_refused(small_classifier):
         classifier.predict_digits(model, np.zeros((3, 10, 10)))
     with pytest.raises(ValueError, match="epochs"):
         classifier.load_classifier(path="/nonexistent/dir/x.keras", epochs=0)
+
+
+def test_real_images_score_like_real_images(small_classifier, mnist):
+    _, model = small_classifier
+    (x_train, y_train), (x_test, _) = mnist
+    scores = classifier.score_samples(model, x_train[:1000], y_train[:1000], x_test[:2000])
+    assert scores.accuracy > 0.8 and scores.per_class.shape == (10,)
+    assert 0.3 < scores.frechet_ratio < 3.0  # real training digits sit at about the floor
+    assert set(scores.as_dict()) >= {"accuracy", "worst_class_accuracy", "frechet", "frechet_floor"}
+    assert "conditional accuracy" in scores.report("real")
+
+
+def test_wrong_labels_and_noise_score_badly(small_classifier, mnist):
+    _, model = small_classifier
+    (x_train, y_train), (x_test, _) = mnist
+    wrong = classifier.score_samples(model, x_train[:1000], (y_train[:1000] + 1) % 10, x_test[:2000])
+    assert wrong.accuracy < 0.2
+    noise = np.random.default_rng(0).uniform(size=(1000, 28, 28)).astype("float32")
+    noisy = classifier.score_samples(model, noise, y_train[:1000], x_test[:2000])
+    assert noisy.frechet_ratio > 20
+
+
+def test_score_samples_refuses_bad_labels(small_classifier, mnist):
+    _, model = small_classifier
+    images = mnist[1][0][:20]
+    with pytest.raises(ValueError, match="labels must be integers"):
+        classifier.score_samples(model, images, np.zeros(20, dtype=float), images)
+    with pytest.raises(ValueError, match="cover all ten"):
+        classifier.score_samples(model, images, np.zeros(20, dtype=int), images)

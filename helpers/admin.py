@@ -1,0 +1,199 @@
+"""Course maintenance: Colab badges (`make badges`) and student copies without solutions (`make student`).
+
+The repository's location is defined once, in pyproject.toml's [project.urls] Repository. The badges
+in the README's course map and at the top of every notebook, and each notebook's Colab set-up cell,
+are generated from it; `python -m helpers.admin badges --repo owner/name` rewrites them all (and the
+URL in pyproject.toml) for a fork.
+
+Exercise cells hold a reference solution between `### BEGIN SOLUTION` and `### END SOLUTION` lines
+(nbgrader's convention). `python -m helpers.admin student --out student` writes copies of the
+notebooks in which each such block is replaced by `raise NotImplementedError`, and the outputs of
+those cells are cleared, so a student sees the task and its check, not the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BRANCH = "main"
+COLAB_TAG = "colab-setup"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.MULTILINE)
+README_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/"
+                          r"[^)]*/(notebooks/[^)/]+\.ipynb)\)")
+
+
+def check_repo(repo: str) -> str:
+    """Validate an 'owner/name' GitHub repository name and return it."""
+    if not REPO_PATTERN.match(repo) or repo.endswith(".git"):
+        raise ValueError(f"expected a GitHub repository as 'owner/name' (e.g. 'alice/ae-to-cgan'), "
+                         f"got {repo!r}")
+    return repo
+
+
+def repo_from_pyproject(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The 'owner/name' of the Repository URL in pyproject.toml's [project.urls]."""
+    url = tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
+    match = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)/?", url)
+    if match is None:
+        raise ValueError(f"{pyproject}: Repository must be https://github.com/owner/name, got {url!r}")
+    return check_repo(match.group(1))
+
+
+def colab_url(repo: str, notebook: str) -> str:
+    """Colab's address for a notebook (its file name) of the repository's main branch."""
+    return f"https://colab.research.google.com/github/{check_repo(repo)}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def badge(repo: str, notebook: str) -> str:
+    """The Markdown of an 'Open in Colab' badge for a notebook."""
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(repo, notebook)})"
+
+
+def colab_setup_source(repo: str) -> str:
+    """The first code cell: in Colab, install the course package (helpers) from the repository."""
+    return (
+        "# In Colab only: install this course's `helpers` package from its repository. Elsewhere, nothing.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        f'    URL = "git+https://github.com/{check_repo(repo)}.git"\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", URL], check=True)'
+    )
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)  # how nbformat stores a cell's source
+
+
+def apply_to_notebook(nb: dict, repo: str, notebook: str) -> dict:
+    """Put the badge under the title (first cell) and the Colab set-up cell right after it."""
+    title = nb["cells"][0]
+    text = _source(title)
+    if title["cell_type"] != "markdown" or not text.startswith("# "):
+        raise ValueError(f"{notebook}: the first cell must be the '# ' title")
+    text = BADGE_LINE.sub("", text)
+    head, _, rest = text.partition("\n")
+    title["source"] = _lines(f"{head}\n\n{badge(repo, notebook)}\n\n{rest.lstrip(chr(10))}".rstrip("\n"))
+    setup = {"cell_type": "code", "execution_count": None, "id": "colab-setup",
+             "metadata": {"tags": [COLAB_TAG]}, "outputs": [], "source": _lines(colab_setup_source(repo))}
+    existing = [i for i, c in enumerate(nb["cells"]) if COLAB_TAG in c.get("metadata", {}).get("tags", [])]
+    if existing:
+        old = nb["cells"][existing[0]]
+        setup["execution_count"], setup["outputs"] = old.get("execution_count"), old.get("outputs", [])
+        setup["id"] = old.get("id", setup["id"])
+        nb["cells"][existing[0]] = setup
+    else:
+        nb["cells"].insert(1, setup)
+    return nb
+
+
+def notebook_problems(nb: dict, repo: str, notebook: str) -> list[str]:
+    """What is missing or wrong in a notebook's badge and Colab set-up cell (empty if all is well)."""
+    problems = []
+    title = _source(nb["cells"][0])
+    if badge(repo, notebook) not in title:
+        problems.append(f"{notebook}: no badge pointing at {colab_url(repo, notebook)} in the title cell")
+    setup = nb["cells"][1] if len(nb["cells"]) > 1 else {}
+    if COLAB_TAG not in setup.get("metadata", {}).get("tags", []):
+        problems.append(f"{notebook}: the second cell is not the Colab set-up cell (tag '{COLAB_TAG}')")
+    elif _source(setup) != colab_setup_source(repo):
+        problems.append(f"{notebook}: the Colab set-up cell does not install from {repo}")
+    return problems
+
+
+def notebook_text(nb: dict) -> str:
+    """A notebook as nbformat writes it (sorted keys, indent 1), so rewrites leave no noise in diffs."""
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def apply_badges(repo: str, root: Path = ROOT) -> list[Path]:
+    """Rewrite pyproject's URL, the README's badges and every notebook's badge and set-up cell."""
+    check_repo(repo)
+    updates: dict[Path, str] = {}
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text()
+    if not re.search(r'(?m)^Repository = ".*"$', text):
+        raise ValueError(f"{pyproject}: no 'Repository = \"...\"' line under [project.urls]")
+    updates[pyproject] = re.sub(r'(?m)^Repository = ".*"$', f'Repository = "https://github.com/{repo}"', text)
+    readme = root / "README.md"
+    updates[readme] = README_BADGE.sub(lambda m: badge(repo, Path(m.group(1)).name), readme.read_text())
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        updates[path] = notebook_text(apply_to_notebook(json.loads(path.read_text()), repo, path.name))
+    changed = [path for path, new in updates.items() if path.read_text() != new]
+    for path in changed:
+        path.write_text(updates[path])
+    return changed
+
+
+SOLUTION_BLOCK = re.compile(r"(?m)^([ \t]*)### BEGIN SOLUTION[ \t]*\n(?:.*\n)*?[ \t]*### END SOLUTION[ \t]*$")
+STUB = 'raise NotImplementedError("your code here")'
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every BEGIN/END SOLUTION block by a NotImplementedError stub at the same indentation."""
+    stripped = SOLUTION_BLOCK.sub(lambda m: f"{m.group(1)}{STUB}", source)
+    if "### BEGIN SOLUTION" in stripped or "### END SOLUTION" in stripped:
+        raise ValueError("unbalanced ### BEGIN SOLUTION / ### END SOLUTION markers")
+    return stripped
+
+
+def student_notebook(nb: dict) -> dict:
+    """A copy of a notebook with the solutions replaced by stubs and those cells' outputs cleared."""
+    nb = json.loads(json.dumps(nb))
+    for cell in nb["cells"]:
+        source = _source(cell)
+        if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source:
+            cell["source"] = _lines(strip_solutions(source))
+            cell["outputs"], cell["execution_count"] = [], None
+    return nb
+
+
+def write_student_copies(out: Path, root: Path = ROOT) -> list[Path]:
+    """Student copies of every notebook in `out` (created if needed); returns the files written."""
+    if out.resolve() == (root / "notebooks").resolve():
+        raise ValueError("refusing to overwrite the course's own notebooks: choose another --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        target = out / path.name
+        target.write_text(notebook_text(student_notebook(json.loads(path.read_text()))))
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.admin", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    badges = commands.add_parser("badges", help="rewrite the Colab badges and set-up cells")
+    badges.add_argument("--repo", help="owner/name of the fork (default: pyproject's Repository URL)")
+    student = commands.add_parser("student", help="write student copies with the solutions removed")
+    student.add_argument("--out", type=Path, default=ROOT / "student", help="folder for the copies")
+    args = parser.parse_args(argv)
+    if args.command == "badges":
+        repo = check_repo(args.repo) if args.repo else repo_from_pyproject()
+        changed = apply_badges(repo)
+        for path in changed:
+            print(f"updated {path.relative_to(ROOT)}")
+        print(f"badges and set-up cells point at github.com/{repo} ({len(changed)} files changed)")
+    elif args.command == "student":
+        written = write_student_copies(args.out)
+        print(f"{len(written)} student notebooks without solutions in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Colab badges and set-up cells: every notebook points at itself in the repository of pyproject.toml."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import admin
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_its_own_badge_and_the_colab_cell(path):
+    repo = admin.repo_from_pyproject()
+    nb = json.loads(path.read_text())
+    assert admin.notebook_problems(nb, repo, path.name) == []
+    assert f"/blob/main/notebooks/{path.name})" in "".join(nb["cells"][0]["source"])
+
+
+def test_readme_course_map_has_a_badge_per_notebook():
+    repo, readme = admin.repo_from_pyproject(), (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert admin.badge(repo, path.name) in readme, path.name
+
+
+def test_colab_cell_does_nothing_outside_colab():
+    namespace = {}
+    exec(admin.colab_setup_source("someone/course"), namespace)  # would pip install only in Colab
+    assert "URL" not in namespace
+
+
+def test_badges_are_rewritten_for_a_fork_and_back(tmp_path):
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    original = admin.repo_from_pyproject()
+
+    changed = admin.apply_badges("alice/my-fork", tmp_path)
+    assert len(changed) == 2 + len(NOTEBOOKS)
+    assert admin.repo_from_pyproject(tmp_path / "pyproject.toml") == "alice/my-fork"
+    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        assert admin.notebook_problems(nb, "alice/my-fork", path.name) == []
+        assert admin.notebook_problems(nb, original, path.name) != []
+    assert "github/alice/my-fork/blob/main/notebooks/07_cgan.ipynb" in (tmp_path / "README.md").read_text()
+
+    admin.apply_badges(original, tmp_path)  # and back: byte for byte what is committed
+    for path in NOTEBOOKS:
+        assert (tmp_path / "notebooks" / path.name).read_text() == path.read_text(), path.name
+    assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text()
+    assert admin.apply_badges(original, tmp_path) == []  # idempotent
+
+
+@pytest.mark.parametrize("repo", ["alice", "alice/", "https://github.com/a/b", "a/b/c", "a/b.git", ""])
+def test_bad_repository_names_are_refused(repo):
+    with pytest.raises(ValueError, match="owner/name"):
+        admin.check_repo(repo)
+
+
+def test_cli_refuses_a_bad_repo_before_touching_files():
+    with pytest.raises(ValueError, match="owner/name"):
+        admin.main(["badges", "--repo", "not a repo"])

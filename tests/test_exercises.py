@@ -1,0 +1,77 @@
+"""Exercise cells: the reference solutions pass their checks, the student stubs fail them helpfully."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import admin, checks
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+KEY_CHECKS = {"check_reparameterize", "check_kl", "check_elbo", "check_discriminator_loss"}
+
+
+def exercise_cells():
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        for index, cell in enumerate(cells):
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source:
+                yield pytest.param(source, id=f"{path.stem}-cell{index}")
+
+
+EXERCISES = list(exercise_cells())
+
+
+def run(source):
+    # each cell runs alone; a notebook's later cells use the checks its first one imports
+    namespace = {"np": np, "tf": tf, **{n: getattr(checks, n) for n in dir(checks) if n.startswith("check_")}}
+    exec(compile(source, "<exercise>", "exec"), namespace)
+
+
+def test_the_key_pieces_have_checked_exercises():
+    used = {name for p in EXERCISES for name in KEY_CHECKS if f"{name}(" in p.values[0]}
+    assert used == KEY_CHECKS
+
+
+@pytest.mark.parametrize("source", EXERCISES)
+def test_reference_solution_passes(source, capsys):
+    run(source)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source", EXERCISES)
+def test_student_stub_fails_with_a_helpful_message(source):
+    stub = admin.strip_solutions(source)
+    assert "BEGIN SOLUTION" not in stub and admin.STUB in stub
+    with pytest.raises(checks.ExerciseError, match="not implemented yet"):
+        run(stub)
+
+
+def test_student_copies_hide_solutions_and_keep_the_rest(tmp_path):
+    written = admin.write_student_copies(tmp_path)
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    for original, copy in zip(NOTEBOOKS, written):
+        before, after = json.loads(original.read_text()), json.loads(copy.read_text())
+        assert len(before["cells"]) == len(after["cells"])
+        for old, new in zip(before["cells"], after["cells"]):
+            if "### BEGIN SOLUTION" in "".join(old["source"]):
+                assert new["outputs"] == [] and "raise NotImplementedError" in "".join(new["source"])
+            else:
+                assert new == old
+        assert "### BEGIN SOLUTION" not in copy.read_text()
+
+
+def test_strip_solutions_keeps_indentation_and_refuses_unbalanced_markers():
+    source = "def f(x):\n    # hint\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n\ncheck(f)"
+    assert admin.strip_solutions(source) == f"def f(x):\n    # hint\n    {admin.STUB}\n\ncheck(f)"
+    with pytest.raises(ValueError, match="unbalanced"):
+        admin.strip_solutions("### BEGIN SOLUTION\nx = 1\n")
+
+
+def test_student_copies_never_overwrite_the_course():
+    with pytest.raises(ValueError, match="refusing"):
+        admin.write_student_copies(ROOT / "notebooks")
