@@ -6,14 +6,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA := data/mnist.npz
 PORT ?= 8888
+NOTEBOOK_DIR ?= notebooks
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root without it
 
-.PHONY: help setup lab test unit lint execute bench badges student clean
+.PHONY: help setup browser lab test unit lint execute bench badges student clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-setup: $(STAMP) $(DATA)  ## Create .venv, install the course and its tools, prepare MNIST (skips what is done)
+setup: $(STAMP) $(DATA) browser  ## Create .venv, install the course and its tools, prepare MNIST (skips what is done)
+
+# The browser test drives Debian's Chromium (no browser download): install it where we may.
+SUDO := $(if $(filter 0,$(shell id -u)),,$(shell sudo -n true 2>/dev/null && echo sudo -n))
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	|| { command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ]; } \
+	     && echo "Installing Debian's chromium for the browser test" \
+	     && $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } \
+	|| echo "Note: no Chromium, and it cannot be installed here; the browser test will be skipped."
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -28,8 +38,8 @@ $(DATA): $(STAMP)
 	$(BIN)/python -m helpers.data
 
 lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
-	@echo "Starting JupyterLab on notebooks/; open the http://127.0.0.1:...?token=... URL printed below."
-	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser --ServerApp.ip=127.0.0.1 \
+	@echo "Starting JupyterLab on $(NOTEBOOK_DIR); open the http://127.0.0.1:...?token=... URL printed below."
+	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --no-browser --ServerApp.ip=127.0.0.1 \
 		--ServerApp.port=$(PORT) $(ROOT_FLAG)
 
 test: setup lint  ## Unit tests + every notebook under nbval, in quick mode
@@ -54,7 +64,7 @@ student: setup  ## Student copies of the notebooks, solutions removed, in studen
 execute: setup  ## Re-run every notebook in FULL mode and save the outputs in place (slow)
 	for nb in notebooks/*.ipynb; do \
 		COURSE_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	done
 
 clean:  ## Remove generated outputs (keeps .venv and the data cache)

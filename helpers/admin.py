@@ -94,7 +94,7 @@ def apply_to_notebook(nb: dict, repo: str, notebook: str) -> dict:
     if existing:
         old = nb["cells"][existing[0]]
         setup["execution_count"], setup["outputs"] = old.get("execution_count"), old.get("outputs", [])
-        setup["id"] = old.get("id", setup["id"])
+        setup["id"], setup["metadata"] = old.get("id", setup["id"]), old.get("metadata", setup["metadata"])
         nb["cells"][existing[0]] = setup
     else:
         nb["cells"].insert(1, setup)

@@ -3,6 +3,10 @@
 It redraws a single text output through IPython's display_id, so a live notebook shows it moving,
 and a notebook executed by nbconvert/nbval stores only its final state: no widget, no carriage
 returns, no wall of lines. Outside IPython it prints the final line once.
+
+`Progress` wraps an iterable (custom training loops); `ProgressBar` is the same bar as a Keras
+callback for `fit(..., verbose=0, callbacks=[ProgressBar()])`: one line per epoch, ending with the
+epoch's training and validation metrics.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+import keras
 
 
 def _in_ipython() -> bool:
@@ -32,6 +38,25 @@ def format_bar(done: int, total: int, *, desc: str = "", width: int = 24,
     return text.strip()
 
 
+class LiveLine:
+    """One line of text that redraws in place in IPython (print once, at the end, elsewhere)."""
+
+    def __init__(self) -> None:
+        self._handle = None
+
+    def draw(self, text: str, *, final: bool = False) -> None:
+        """Show `text`, replacing what this line showed before."""
+        if _in_ipython():
+            from IPython.display import Pretty, display
+
+            if self._handle is None:
+                self._handle = display(Pretty(text), display_id=True)
+            else:
+                self._handle.update(Pretty(text))
+        elif final:
+            print(text, flush=True)
+
+
 class Progress:
     """Iterate with a progress bar: `for x in (bar := Progress(ds, total=n)): ...`."""
 
@@ -49,7 +74,7 @@ class Progress:
         self.metrics: dict[str, float] = {}
         self.done = 0
         self._start = self._last = 0.0
-        self._handle = None
+        self._line = LiveLine()
 
     def set_metrics(self, **metrics: float) -> None:
         """Values shown after the bar (shown at the next redraw)."""
@@ -63,15 +88,7 @@ class Progress:
                           elapsed=elapsed, metrics=self.metrics)
 
     def _draw(self, final: bool = False) -> None:
-        if _in_ipython():
-            from IPython.display import Pretty, display
-
-            if self._handle is None:
-                self._handle = display(Pretty(self.text), display_id=True)
-            else:
-                self._handle.update(Pretty(self.text))
-        elif final:
-            print(self.text, flush=True)
+        self._line.draw(self.text, final=final)
 
     def __iter__(self) -> Iterator[Any]:
         self._start = self._last = time.perf_counter()
@@ -84,3 +101,39 @@ class Progress:
                 self._last = now
                 self._draw()
         self._draw(final=True)
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """Keras callback: a one-line bar per epoch with its metrics; use with fit(verbose=0)."""
+
+    def __init__(self, min_interval: float = 0.5) -> None:
+        super().__init__()
+        self.min_interval = min_interval
+        self.lines: list[str] = []  # the final line of every epoch, for inspection
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.epochs = self.params.get("epochs") or 1
+        self.steps = self.params.get("steps")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.line, self.done = LiveLine(), 0
+        self.desc = f"epoch {epoch + 1}/{self.epochs}"
+        self.start = self.last = time.perf_counter()
+
+    def _text(self, logs: dict | None) -> str:
+        total = self.steps or max(self.done, 1)
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        return format_bar(min(self.done, total), total, desc=self.desc,
+                          elapsed=time.perf_counter() - self.start, metrics=metrics)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.done = batch + 1
+        now = time.perf_counter()
+        if now - self.last >= self.min_interval:
+            self.last = now
+            self.line.draw(self._text(logs))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        text = self._text(logs)
+        self.lines.append(text)
+        self.line.draw(text, final=True)

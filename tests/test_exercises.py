@@ -54,10 +54,10 @@ def test_student_stub_fails_with_a_helpful_message(source):
 def test_student_copies_hide_solutions_and_keep_the_rest(tmp_path):
     written = admin.write_student_copies(tmp_path)
     assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
-    for original, copy in zip(NOTEBOOKS, written):
+    for original, copy in zip(NOTEBOOKS, written, strict=True):
         before, after = json.loads(original.read_text()), json.loads(copy.read_text())
         assert len(before["cells"]) == len(after["cells"])
-        for old, new in zip(before["cells"], after["cells"]):
+        for old, new in zip(before["cells"], after["cells"], strict=True):
             if "### BEGIN SOLUTION" in "".join(old["source"]):
                 assert new["outputs"] == [] and "raise NotImplementedError" in "".join(new["source"])
             else:

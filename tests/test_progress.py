@@ -32,3 +32,20 @@ def test_progress_needs_a_length():
         Progress(iter([1, 2]))
     with pytest.raises(ValueError, match="total must be"):
         Progress([], total=0)
+
+
+def test_keras_callback_prints_one_line_per_epoch_with_val_metrics(capsys):
+    import keras
+    import numpy as np
+
+    from helpers.progress import ProgressBar
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((40, 3), "float32"), np.zeros((40, 1), "float32")
+    bar = ProgressBar()
+    model.fit(x, y, batch_size=8, epochs=3, validation_data=(x, y), verbose=0, callbacks=[bar])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == bar.lines and len(lines) == 3
+    assert lines[2].startswith("epoch 3/3 |") and "5/5" in lines[2]
+    assert "loss=" in lines[2] and "val_loss=" in lines[2]

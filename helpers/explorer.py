@@ -1,0 +1,84 @@
+"""A latent-space explorer for 2-D models: move two sliders, see the point on the scatter and its decoding.
+
+`draw_latent_point` does the work (decode one point, draw it next to the scatter with the point marked)
+and is tested without a browser; `latent_explorer` wraps it in ipywidgets sliders for JupyterLab/Colab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from helpers.plots import as_images, plot_latent_scatter
+
+Decoder = Callable[[np.ndarray], np.ndarray]
+
+
+def _check_point(point) -> np.ndarray:
+    try:
+        z = np.asarray(point, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        z = np.array([])
+    if z.shape != (2,) or not np.isfinite(z).all():
+        raise ValueError(f"point must be two finite numbers (z1, z2), got {point!r}")
+    return z
+
+
+def decode_point(decode: Decoder, point) -> np.ndarray:
+    """The 28 x 28 image that `decode` (codes (n, 2) -> images) gives for one latent point."""
+    z = _check_point(point)
+    images = as_images(np.asarray(decode(z[None, :])), name="decoded image")
+    if len(images) != 1:
+        raise ValueError(f"decode returned {len(images)} images for 1 point")
+    return images[0]
+
+
+def draw_latent_point(decode: Decoder, point, codes: np.ndarray, labels: np.ndarray, *,
+                      limits: tuple[float, float] = (-4.0, 4.0), title: str = "Latent space",
+                      fig: Figure | None = None) -> Figure:
+    """Scatter of the codes with `point` marked, and the decoded image of that point beside it."""
+    z = _check_point(point)
+    image = decode_point(decode, z)
+    if fig is None:
+        fig = plt.figure(figsize=(10, 4.6))
+    fig.clear()
+    scatter_ax, image_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.35, 1]})
+    plot_latent_scatter(codes, labels, title=title, ax=scatter_ax, limits=limits, max_points=3000)
+    scatter_ax.plot(*z, marker="X", markersize=14, color="black", markeredgecolor="white", zorder=5)
+    image_ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+    image_ax.set(title=f"decoded at z = ({z[0]:.2f}, {z[1]:.2f})", xticks=[], yticks=[],
+                 xlabel="28 x 28 pixels")
+    fig.tight_layout()
+    return fig
+
+
+def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
+                    limits: tuple[float, float] = (-4.0, 4.0), step: float = 0.05,
+                    title: str = "Latent space"):
+    """Two sliders (z1, z2) that redraw `draw_latent_point` live; display the returned widget."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    low, high = limits
+    if not low < high or step <= 0:
+        raise ValueError(f"need limits (low, high) with low < high and step > 0, got {limits}, {step}")
+    sliders = [widgets.FloatSlider(value=0.0, min=low, max=high, step=step, description=name,
+                                   continuous_update=True, readout_format=".2f")
+               for name in ("z1", "z2")]
+    output = widgets.Output()
+
+    def redraw(_change=None) -> None:
+        with output:
+            output.clear_output(wait=True)
+            point = [slider.value for slider in sliders]
+            fig = draw_latent_point(decode, point, codes, labels, limits=limits, title=title)
+            display(fig)
+            plt.close(fig)
+
+    for slider in sliders:
+        slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(sliders), output])

@@ -1,0 +1,119 @@
+"""JupyterLab in a real browser: `make lab` as the README says, notebook 01 run in quick mode, figures seen.
+
+The server gets a free local port and prints its own token; headless Chromium (Debian's package,
+never a downloaded browser) is driven by Playwright. Notebook 01 is run from a copy in a temporary
+folder with autosave off, so the committed notebook is never touched. A screenshot is saved under
+outputs/browser/. Skipped only where no Chromium is installed (`make setup` installs it on
+Debian/Ubuntu when it can: as root, or with password-less sudo).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers.config import output_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "01_autoencoder.ipynb"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SETTINGS = {  # JupyterLab user settings for the test's server
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+START_TIMEOUT, RUN_TIMEOUT = 180, 900  # seconds
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """`make lab` on a copy of notebook 01; yields the URL of that notebook, token included."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, notebooks / NOTEBOOK)
+    for name, values in SETTINGS.items():
+        path = tmp_path / "settings" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {**os.environ, "COURSE_QUICK": "1", "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    port = free_port()
+    command = ["make", "-s", "lab", f"PORT={port}", f"NOTEBOOK_DIR={notebooks}"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, start_new_session=True)
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(server.stdout), daemon=True).start()
+    try:
+        url = None
+        deadline = time.monotonic() + START_TIMEOUT
+        while url is None and time.monotonic() < deadline and server.poll() is None:
+            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", "".join(log))
+            url = found and f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={found.group(1)}"
+            time.sleep(0.5)
+        assert url, "JupyterLab did not print its URL with a token:\n" + "".join(log)[-3000:]
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+PROMPTS = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'),
+                                   p => p.textContent.trim())"""
+ERRORS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type$="stderr"]'),
+                                  o => o.textContent)
+                      .filter(t => /Traceback|^\\w*(Error|Exception)\\b/m.test(t))"""
+
+
+def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(jupyterlab)
+        page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=START_TIMEOUT * 1000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+        deadline, prompts, errors = time.monotonic() + RUN_TIMEOUT, [], []
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            prompts, errors = page.evaluate(PROMPTS), page.evaluate(ERRORS)
+            if errors or (prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)):
+                break
+        images = page.locator(".jp-OutputArea-output img")
+        widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+        if widths:
+            images.last.scroll_into_view_if_needed()
+        screenshot = output_dir("browser") / f"{Path(NOTEBOOK).stem}.png"
+        page.screenshot(path=str(screenshot))
+        browser.close()
+
+    assert not errors, f"error output in the browser:\n{errors[0][-2000:]}"
+    assert prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), f"cells did not all run: {prompts}"
+    assert len(widths) >= 4 and min(widths) > 100, f"figures missing or empty: widths {widths}"
+    assert screenshot.stat().st_size > 10_000
