@@ -14,6 +14,7 @@ import numpy as np
 from helpers.config import data_dir
 from helpers.data import load_mnist, to_float
 from helpers.evaluate import frechet_distance_of_features, per_class_accuracy
+from helpers.progress import ProgressBar
 
 CACHE_NAME = "mnist_classifier.keras"
 FEATURES_LAYER = "features"
@@ -58,7 +59,8 @@ def load_classifier(*, path: str | Path | None = None, epochs: int = 4, n_train:
     model = build_classifier()
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit(to_float(x_train), y_train, epochs=epochs, batch_size=128, verbose=2 if verbose else 0)
+    callbacks = [ProgressBar()] if verbose else []
+    model.fit(to_float(x_train), y_train, epochs=epochs, batch_size=128, verbose=0, callbacks=callbacks)
     _, accuracy = model.evaluate(to_float(x_test), y_test, verbose=0)
     if verbose:
         print(f"classifier test accuracy {accuracy:.4f}; cached at {path}")
