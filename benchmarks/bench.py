@@ -214,7 +214,9 @@ def conditional_markdown(conditional: dict) -> str:
         f"Conditional models, each notebook run top to bottom in {mode} mode; 500 samples per digit, scored "
         "by the course's MNIST classifier (`helpers.classifier`). The Fréchet distance uses its 128 "
         "penultimate features; the floor is the distance between two halves of the test set "
-        f"({g['frechet_floor']:.2f}).",
+        f"({g['frechet_floor']:.2f}). Sharpness (neighbouring pixels' squared differences over the "
+        "image's energy) and diversity (mean distance between the features of two samples of the same "
+        "digit) are ratios to the real test digits: 1 is as sharp, or as varied, as real handwriting.",
         "",
         "| | conditional VAE (06) | conditional GAN (07) | target for the GAN |",
         "|---|---|---|---|",
@@ -223,6 +225,8 @@ def conditional_markdown(conditional: dict) -> str:
         "| at least 90 % |",
         f"| Fréchet distance (x floor) | {v['frechet']:.2f} ({v['frechet_ratio']:.1f}x) "
         f"| {g['frechet']:.2f} ({g['frechet_ratio']:.1f}x) | within 10x |",
+        f"| sharpness (x real digits) | {v['sharpness']:.2f}x | {g['sharpness']:.2f}x | |",
+        f"| diversity within a digit (x real digits) | {v['diversity']:.2f}x | {g['diversity']:.2f}x | |",
         f"| notebook running time | {v['notebook_seconds'] / 60:.1f} min "
         f"| {g['notebook_seconds'] / 60:.1f} min "
         f"({g['epochs']} epochs, {g['train_seconds'] / 60:.1f} min of training) | under 15 min |",

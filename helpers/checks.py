@@ -41,15 +41,14 @@ def _close(out, expected) -> bool:
     return bool(np.allclose(out, expected, rtol=1e-4, atol=1e-4))
 
 
-def _passed(message: str) -> bool:
+def _passed(message: str) -> None:
     print(f"✓ {message}")
-    return True
 
 
 # --------------------------------------------------------------------------- VAE pieces
 
 
-def check_reparameterize(fn: Callable) -> bool:
+def check_reparameterize(fn: Callable) -> None:
     """fn(mean, log_var, eps) must return z = mean + exp(log_var / 2) * eps."""
     mean = np.array([[0.0, 1.0, -2.0], [0.5, 0.0, 3.0]])
     log_var = np.array([[0.0, np.log(4.0), np.log(0.25)], [1.0, -1.0, 0.0]])
@@ -77,7 +76,7 @@ def _kl_reference(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(mean**2 + np.exp(log_var) - log_var - 1.0, axis=-1)
 
 
-def check_kl(fn: Callable) -> bool:
+def check_kl(fn: Callable) -> None:
     """fn(mean, log_var) must return KL(N(mean, diag exp(log_var)) || N(0, I)), one value per row."""
     mean = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, -1.0], [0.0, 0.0]])
     log_var = np.array([[0.0, 0.0], [0.0, 0.0], [np.log(2.0), -0.5], [np.log(4.0), np.log(0.25)]])
@@ -112,7 +111,7 @@ def _log_bernoulli(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
     return x * -np.logaddexp(0.0, -logits) + (1 - x) * -np.logaddexp(0.0, logits)
 
 
-def check_elbo(fn: Callable) -> bool:
+def check_elbo(fn: Callable) -> None:
     """fn(x, logits, mean, log_var) must return the one-sample ELBO per image: log p(x|z) summed - KL."""
     rng = np.random.default_rng(0)
     x = (rng.uniform(size=(3, 784)) > 0.7).astype(float)
@@ -150,7 +149,7 @@ def _bce(target: float, logits: np.ndarray) -> np.ndarray:
     return target * np.logaddexp(0.0, -logits) + (1 - target) * np.logaddexp(0.0, logits)
 
 
-def check_discriminator_loss(fn: Callable) -> bool:
+def check_discriminator_loss(fn: Callable) -> None:
     """fn(real_logits, fake_logits) must return mean BCE(1, real) + mean BCE(0, fake), a scalar."""
     rng = np.random.default_rng(1)
     zeros = np.zeros((4, 1))
@@ -180,7 +179,7 @@ def check_discriminator_loss(fn: Callable) -> bool:
                         "inputs are logits (before the sigmoid).")
 
 
-def check_generator_loss(fn: Callable) -> bool:
+def check_generator_loss(fn: Callable) -> None:
     """fn(fake_logits) must return the non-saturating loss mean(-log D(G(z))) = mean BCE(1, fake)."""
     rng = np.random.default_rng(2)
     fake = rng.normal(-1.0, 2.0, size=(6, 1))

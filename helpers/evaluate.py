@@ -1,4 +1,4 @@
-"""Evaluation helpers: the PCA baseline and reconstruction error."""
+"""Evaluation helpers: the PCA baseline, errors and distances, and what a generator's samples look like."""
 
 from __future__ import annotations
 
@@ -143,3 +143,34 @@ def per_class_accuracy(predicted: np.ndarray, wanted: np.ndarray, *, n_classes: 
     hits = np.bincount(wanted[predicted == wanted], minlength=n_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, hits / counts, np.nan)
+
+
+def sharpness(images: np.ndarray) -> float:
+    """Squared differences of neighbouring pixels over squared pixel values, summed over images (N, H, W).
+
+    Blur spreads each edge over several pixels, which lowers it; a change of contrast does not.
+    """
+    x = np.asarray(images)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or min(x.shape[1:]) < 2:
+        raise ValueError(f"expected images shaped (N, H, W) or (N, H, W, 1), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"expected float images (scale uint8 images first), got {x.dtype}")
+    x = x.astype(np.float64)
+    energy = np.sum(x**2)
+    if energy == 0:
+        raise ValueError("the images are blank: sharpness is undefined")
+    return float((np.sum(np.diff(x, axis=1) ** 2) + np.sum(np.diff(x, axis=2) ** 2)) / energy)
+
+
+def mean_pairwise_distance(features: np.ndarray) -> float:
+    """Mean Euclidean distance between the distinct pairs of feature vectors (N, d): their spread."""
+    f = _as_matrix(features, "features")
+    if len(f) < 2:
+        raise ValueError(f"features: need at least 2 vectors, got {len(f)}")
+    f = f - f.mean(axis=0)  # distances do not change; the Gram trick loses less precision
+    squared = np.sum(f**2, axis=1)
+    dist = np.sqrt(np.clip(squared[:, None] + squared[None, :] - 2 * f @ f.T, 0, None))
+    np.fill_diagonal(dist, 0.0)  # a vector and itself are not a pair
+    return float(dist.sum() / (len(f) * (len(f) - 1)))

@@ -35,14 +35,15 @@ def test_smoke_run_writes_consistent_results(tmp_path):
     assert "| seconds per training epoch |" in (tmp_path / "results.md").read_text()
 
 
-def _fake_scores(accuracy, worst, frechet, floor=1.2):
+def _fake_scores(accuracy, worst, frechet, sharpness, floor=1.2):
     return {"accuracy": accuracy, "worst_class_accuracy": worst, "per_class": [accuracy] * 10,
-            "frechet": frechet, "frechet_floor": floor, "frechet_ratio": frechet / floor}
+            "frechet": frechet, "frechet_floor": floor, "frechet_ratio": frechet / floor,
+            "sharpness": sharpness, "diversity": 0.9, "diversity_per_class": [0.9] * 10}
 
 
 def test_conditional_scores_are_collected_and_tabulated(tmp_path):
-    for name, scores in (("06_conditional_vae", _fake_scores(0.98, 0.95, 90.0)),
-                         ("07_cgan", _fake_scores(0.99, 0.96, 6.0))):
+    for name, scores in (("06_conditional_vae", _fake_scores(0.98, 0.95, 90.0, 0.44)),
+                         ("07_cgan", _fake_scores(0.99, 0.96, 6.0, 0.93))):
         folder = tmp_path / name / "full"
         folder.mkdir(parents=True)
         (folder / "scores.json").write_text(json.dumps(scores))
@@ -57,6 +58,7 @@ def test_conditional_scores_are_collected_and_tabulated(tmp_path):
     table = bench.markdown({"conditional": {"mode": "full", **collected}})
     assert "| conditional accuracy | 98.00% | 99.00% |" in table
     assert "(75.0x)" in table and "(5.0x)" in table and "16.7 min" in table
+    assert "| sharpness (x real digits) | 0.44x | 0.93x |" in table
 
 
 def test_missing_conditional_scores_say_which_notebook(tmp_path):

@@ -44,28 +44,50 @@ def test_bad_input_is_refused(small_classifier):
 
 def test_real_images_score_like_real_images(small_classifier, mnist):
     _, model = small_classifier
-    (x_train, y_train), (x_test, _) = mnist
-    scores = classifier.score_samples(model, x_train[:1000], y_train[:1000], x_test[:2000])
+    (x_train, y_train), (x_test, y_test) = mnist
+    scores = classifier.score_samples(model, x_train[:1000], y_train[:1000], x_test[:2000], y_test[:2000])
     assert scores.accuracy > 0.8 and scores.per_class.shape == (10,)
     assert 0.3 < scores.frechet_ratio < 3.0  # real training digits sit at about the floor
-    assert set(scores.as_dict()) >= {"accuracy", "worst_class_accuracy", "frechet", "frechet_floor"}
-    assert "conditional accuracy" in scores.report("real")
+    assert 0.9 < scores.sharpness < 1.1  # training and test digits are drawn alike
+    assert scores.diversity_per_class.shape == (10,) and 0.85 < scores.diversity < 1.15
+    assert set(scores.as_dict()) >= {"accuracy", "worst_class_accuracy", "frechet", "frechet_floor",
+                                     "sharpness", "diversity", "diversity_per_class"}
+    assert "conditional accuracy" in scores.report("real") and "diversity" in scores.report("real")
 
 
 def test_wrong_labels_and_noise_score_badly(small_classifier, mnist):
     _, model = small_classifier
-    (x_train, y_train), (x_test, _) = mnist
-    wrong = classifier.score_samples(model, x_train[:1000], (y_train[:1000] + 1) % 10, x_test[:2000])
+    (x_train, y_train), (x_test, y_test) = mnist
+    wrong = classifier.score_samples(model, x_train[:1000], (y_train[:1000] + 1) % 10, x_test[:2000],
+                                     y_test[:2000])
     assert wrong.accuracy < 0.2
     noise = np.random.default_rng(0).uniform(size=(1000, 28, 28)).astype("float32")
-    noisy = classifier.score_samples(model, noise, y_train[:1000], x_test[:2000])
+    noisy = classifier.score_samples(model, noise, y_train[:1000], x_test[:2000], y_test[:2000])
     assert noisy.frechet_ratio > 20
+    assert noisy.sharpness > 1.2  # independent pixels change more from one to the next than strokes
+
+
+def test_blur_and_collapse_show_in_sharpness_and_diversity(small_classifier, mnist):
+    _, model = small_classifier
+    (x_train, y_train), (x_test, y_test) = mnist
+    images = x_train[:1000].astype("float32") / 255
+    blurred = (images + np.roll(images, 1, axis=1) + np.roll(images, 1, axis=2)) / 3
+    scores = classifier.score_samples(model, blurred, y_train[:1000], x_test[:2000], y_test[:2000])
+    assert scores.sharpness < 0.7
+    first_of_each = np.array([np.flatnonzero(y_train == d)[0] for d in range(10)])
+    labels = np.repeat(np.arange(10), 50)
+    collapsed = classifier.score_samples(model, x_train[first_of_each[labels]], labels, x_test[:2000],
+                                         y_test[:2000])
+    assert collapsed.diversity == pytest.approx(0.0, abs=1e-6)  # one image per digit: no variety
+    assert "least varied" in collapsed.report()
 
 
 def test_score_samples_refuses_bad_labels(small_classifier, mnist):
     _, model = small_classifier
-    images = mnist[1][0][:20]
+    images, labels = mnist[1][0][:100], mnist[1][1][:100]
     with pytest.raises(ValueError, match="labels must be integers"):
-        classifier.score_samples(model, images, np.zeros(20, dtype=float), images)
+        classifier.score_samples(model, images, labels.astype(float), images, labels)
+    with pytest.raises(ValueError, match="test_labels must be integers of shape"):
+        classifier.score_samples(model, images, labels, images, labels[:50])
     with pytest.raises(ValueError, match="cover all ten"):
-        classifier.score_samples(model, images, np.zeros(20, dtype=int), images)
+        classifier.score_samples(model, images, np.zeros(100, dtype=int), images, labels)

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,35 @@ def test_per_class_accuracy():
     assert np.isnan(acc[3])
     with pytest.raises(ValueError, match="same length"):
         evaluate.per_class_accuracy(predicted[:2], wanted)
+
+
+def test_sharpness_falls_with_blur_and_ignores_contrast():
+    rng = np.random.default_rng(0)
+    squares = np.zeros((20, 28, 28))
+    for image, (r, c) in zip(squares, rng.integers(4, 20, size=(20, 2)), strict=True):
+        image[r : r + 6, c : c + 6] = 1.0  # a 6x6 square: 24 unit jumps over 36 pixels of ink
+    assert evaluate.sharpness(squares) == pytest.approx(24 / 36)
+    assert evaluate.sharpness(0.3 * squares) == pytest.approx(24 / 36)
+    blurred = (squares + np.roll(squares, 1, axis=1) + np.roll(squares, 1, axis=2)) / 3
+    assert evaluate.sharpness(blurred) < 0.75 * evaluate.sharpness(squares)
+    assert evaluate.sharpness(squares[..., None]) == evaluate.sharpness(squares)
+    with pytest.raises(ValueError, match="blank"):
+        evaluate.sharpness(np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match="expected float images"):
+        evaluate.sharpness(squares.astype(np.uint8))
+    with pytest.raises(ValueError, match="shaped"):
+        evaluate.sharpness(squares[0])
+
+
+def test_mean_pairwise_distance_matches_known_values():
+    corners = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])  # a 3-4-5 triangle
+    assert evaluate.mean_pairwise_distance(corners) == pytest.approx((3 + 4 + 5) / 3)
+    assert evaluate.mean_pairwise_distance(np.ones((10, 5))) == 0.0
+    # For x, y ~ N(0, s^2 I_d) independent, |x - y| / (s sqrt 2) is chi with d degrees of freedom,
+    # whose mean is sqrt(2) Gamma((d + 1) / 2) / Gamma(d / 2).
+    d, s = 64, 2.0
+    chi_mean = np.sqrt(2) * np.exp(math.lgamma((d + 1) / 2) - math.lgamma(d / 2))
+    x = np.random.default_rng(1).normal(scale=s, size=(2000, d))
+    assert evaluate.mean_pairwise_distance(x) == pytest.approx(s * np.sqrt(2) * chi_mean, rel=0.01)
+    with pytest.raises(ValueError, match="at least 2"):
+        evaluate.mean_pairwise_distance(x[:1])
