@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BRANCH = "main"
+STUDENT_BRANCH = "student"  # where an instructor publishes `make student`'s copies; their badges point here
+COURSE_DISTRIBUTION = "ae-to-cgan-course"
 COLAB_TAG = "colab-setup"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -47,27 +49,47 @@ def repo_from_pyproject(pyproject: Path = ROOT / "pyproject.toml") -> str:
     return check_repo(match.group(1))
 
 
-def colab_url(repo: str, notebook: str) -> str:
-    """Colab's address for a notebook (its file name) of the repository's main branch."""
-    return f"https://colab.research.google.com/github/{check_repo(repo)}/blob/{BRANCH}/notebooks/{notebook}"
+def colab_url(repo: str, notebook: str, branch: str = BRANCH) -> str:
+    """Colab's address for a notebook (its file name) on a branch of the repository."""
+    return f"https://colab.research.google.com/github/{check_repo(repo)}/blob/{branch}/notebooks/{notebook}"
 
 
-def badge(repo: str, notebook: str) -> str:
+def badge(repo: str, notebook: str, branch: str = BRANCH) -> str:
     """The Markdown of an 'Open in Colab' badge for a notebook."""
-    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(repo, notebook)})"
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(repo, notebook, branch)})"
 
 
 def colab_setup_source(repo: str) -> str:
-    """The first code cell: in Colab, install the course package (helpers) from the repository."""
+    """The set-up cell: in Colab, pip-install the course's `helpers` and say what changed; elsewhere nothing."""
     return (
-        "# In Colab only: install this course's `helpers` package from its repository. Elsewhere, nothing.\n"
+        "# In Colab only: install this course's `helpers` package. Colab already has every package it needs\n"
+        "# (TensorFlow, Keras, TFP, ...), so pip adds the course and changes nothing else. Elsewhere: nothing.\n"
+        "import importlib\n"
+        "import os\n"
+        "import subprocess\n"
         "import sys\n"
+        "from importlib import metadata\n"
         "\n"
-        'if "google.colab" in sys.modules:\n'
-        "    import subprocess\n"
+        "try:\n"
+        "    import google.colab  # noqa: F401\n"
+        "except ImportError:\n"
+        "    IN_COLAB = False\n"
+        "else:\n"
+        "    IN_COLAB = True\n"
         "\n"
-        f'    URL = "git+https://github.com/{check_repo(repo)}.git"\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", URL], check=True)'
+        "if IN_COLAB:\n"
+        f'    URL = os.environ.get("COURSE_PIP_URL", "git+https://github.com/{check_repo(repo)}.git")\n'
+        "    before = {d.metadata[\"Name\"].lower(): d.version for d in metadata.distributions()}\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", URL], check=True)\n'
+        "    importlib.invalidate_caches()\n"
+        "    after = {d.metadata[\"Name\"].lower(): d.version for d in metadata.distributions()}\n"
+        "    changed = sorted(name for name, version in after.items() if before.get(name) != version)\n"
+        "    print(\"pip installed:\", \", \".join(f\"{n} {before.get(n, '(new)')} -> {after[n]}\" for n in changed)\n"
+        '          or "nothing (the course was already installed)")\n'
+        f'    if any(name in before and name != "{COURSE_DISTRIBUTION}" for name in changed):\n'
+        '        print("A package that Colab had was changed: restart the session (Runtime > Restart session).")\n'
+        '    else:\n'
+        '        print("No package that Colab had was changed: no restart needed.")'
     )
 
 
@@ -151,14 +173,19 @@ def strip_solutions(source: str) -> str:
     return stripped
 
 
-def student_notebook(nb: dict) -> dict:
-    """A copy of a notebook with the solutions replaced by stubs and those cells' outputs cleared."""
+def student_notebook(nb: dict, repo: str, notebook: str) -> dict:
+    """A copy without solutions: stubs instead, those cells' outputs cleared, the badge on STUDENT_BRANCH."""
     nb = json.loads(json.dumps(nb))
     for cell in nb["cells"]:
         source = _source(cell)
         if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source:
             cell["source"] = _lines(strip_solutions(source))
             cell["outputs"], cell["execution_count"] = [], None
+    title = _source(nb["cells"][0])
+    if not BADGE_LINE.search(title):
+        raise ValueError(f"{notebook}: no Colab badge in the title cell; run `make badges` first")
+    student_badge = badge(repo, notebook, STUDENT_BRANCH)
+    nb["cells"][0]["source"] = _lines(BADGE_LINE.sub(lambda _: student_badge, title))
     return nb
 
 
@@ -166,11 +193,12 @@ def write_student_copies(out: Path, root: Path = ROOT) -> list[Path]:
     """Student copies of every notebook in `out` (created if needed); returns the files written."""
     if out.resolve() == (root / "notebooks").resolve():
         raise ValueError("refusing to overwrite the course's own notebooks: choose another --out folder")
+    repo = repo_from_pyproject(root / "pyproject.toml")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         target = out / path.name
-        target.write_text(notebook_text(student_notebook(json.loads(path.read_text()))))
+        target.write_text(notebook_text(student_notebook(json.loads(path.read_text()), repo, path.name)))
         written.append(target)
     return written
 
@@ -191,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"badges and set-up cells point at github.com/{repo} ({len(changed)} files changed)")
     elif args.command == "student":
         written = write_student_copies(args.out)
-        print(f"{len(written)} student notebooks without solutions in {args.out}")
+        print(f"{len(written)} student notebooks without solutions in {args.out}; their Colab badges open "
+              f"branch '{STUDENT_BRANCH}' (README, 'Teaching with it', says how to publish them there)")
     return 0
 
 

@@ -9,8 +9,10 @@ from typing import TypeVar
 import numpy as np
 
 QUICK_ENV = "COURSE_QUICK"
+SEED_ENV = "COURSE_SEED"
 OUTPUT_ENV = "COURSE_OUTPUT_DIR"
 DATA_ENV = "COURSE_DATA_DIR"
+DEFAULT_SEED = 42
 
 T = TypeVar("T")
 
@@ -30,17 +32,33 @@ def by_mode(*, quick: T, full: T) -> T:
     return quick if is_quick() else full
 
 
-def seed_everything(seed: int = 42, *, deterministic_ops: bool = True) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras, and ask TensorFlow for deterministic kernels."""
+def course_seed() -> int:
+    """The run's seed: $COURSE_SEED if set (`make margins` varies it), else 42."""
+    value = os.environ.get(SEED_ENV, "").strip()
+    if not value:
+        return DEFAULT_SEED
+    if not value.isdigit():
+        raise ValueError(f"{SEED_ENV} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def seed_everything(seed: int | None = None, *, deterministic_ops: bool = True) -> int:
+    """Seed Python, NumPy, TensorFlow and Keras (with `course_seed()` by default); return the seed.
+
+    deterministic_ops=True also asks TensorFlow for deterministic kernels, for the rest of the process
+    (TensorFlow has no way back), so call it once, at the top of a notebook.
+    """
+    if seed is None:
+        seed = course_seed()
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     import keras  # imported here so that config stays cheap to import
     import tensorflow as tf
 
-    os.environ["PYTHONHASHSEED"] = str(seed)
     keras.utils.set_random_seed(int(seed))  # seeds `random`, NumPy's global RNG and tf.random
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
+    return int(seed)
 
 
 def project_root() -> Path | None:

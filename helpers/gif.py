@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,10 +75,21 @@ def frames_to_gif(
 
 
 def show_gif(gif_path: str | Path, *, width: int | None = None):
-    """Display a GIF inline in Jupyter (embedded, so it shows in the saved notebook too)."""
-    from IPython.display import Image
+    """Display a GIF inline, animated in JupyterLab, Colab and saved notebooks (an HTML <img>, data embedded).
+
+    IPython's Image(format="gif") is not animated everywhere (and IPython 7, Colab's, cannot embed GIFs),
+    while every front end animates an <img> whose source is the GIF's bytes.
+    """
+    from IPython.display import HTML
 
     path = Path(gif_path)
     if not path.is_file():
         raise ValueError(f"no GIF at {path}")
-    return Image(data=path.read_bytes(), format="gif", width=width)
+    data = path.read_bytes()
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise ValueError(f"{path} is not a GIF file")
+    if width is not None and (not isinstance(width, (int, np.integer)) or width < 1):
+        raise ValueError(f"width must be a positive number of pixels, got {width!r}")
+    size = f' width="{int(width)}"' if width is not None else ""
+    encoded = base64.b64encode(data).decode("ascii")
+    return HTML(f'<img src="data:image/gif;base64,{encoded}" alt="{html.escape(path.name)}"{size}/>')

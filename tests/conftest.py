@@ -20,3 +20,6 @@ def mnist():
 def _close_figures():
     yield
     plt.close("all")
+
+# tests/colab runs in its own Colab-like environment (make test-colab), not in the course's.
+collect_ignore = ["colab"]

@@ -1,6 +1,7 @@
 """Exercise cells: the reference solutions pass their checks, the student stubs fail them helpfully."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +58,24 @@ def test_student_copies_hide_solutions_and_keep_the_rest(tmp_path):
     for original, copy in zip(NOTEBOOKS, written, strict=True):
         before, after = json.loads(original.read_text()), json.loads(copy.read_text())
         assert len(before["cells"]) == len(after["cells"])
-        for old, new in zip(before["cells"], after["cells"], strict=True):
+        for old, new in list(zip(before["cells"], after["cells"], strict=True))[1:]:  # the title: below
             if "### BEGIN SOLUTION" in "".join(old["source"]):
                 assert new["outputs"] == [] and "raise NotImplementedError" in "".join(new["source"])
             else:
                 assert new == old
         assert "### BEGIN SOLUTION" not in copy.read_text()
+
+
+def test_student_copies_open_the_student_copies_in_colab(tmp_path):
+    repo = admin.repo_from_pyproject()
+    for copy in admin.write_student_copies(tmp_path):
+        text = copy.read_text()
+        links = re.findall(r"https://colab\.research\.google\.com/github/[^)\s\"]+", text)
+        assert links == [admin.colab_url(repo, copy.name, admin.STUDENT_BRANCH)], copy.name
+        assert f"/blob/{admin.BRANCH}/" not in text  # no way back to the notebook with the solutions
+        title = json.loads(text)["cells"][0]["source"]
+        original = json.loads((ROOT / "notebooks" / copy.name).read_text())["cells"][0]["source"]
+        assert "".join(title).replace(f"/blob/{admin.STUDENT_BRANCH}/", f"/blob/{admin.BRANCH}/") == "".join(original)
 
 
 def test_strip_solutions_keeps_indentation_and_refuses_unbalanced_markers():

@@ -1,3 +1,6 @@
+import base64
+import re
+
 import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,8 +51,25 @@ def test_gif_errors_are_explicit(tmp_path):
         gif.show_gif(tmp_path / "missing.gif")
 
 
-def test_show_gif_embeds_the_bytes(tmp_path):
-    gif.save_frame(_frame(0.0), tmp_path, 0)
+def test_show_gif_is_an_img_tag_holding_the_animated_gif(tmp_path):
+    for i, value in enumerate([0.0, 1.0]):
+        gif.save_frame(_frame(value), tmp_path, i)
     out = gif.frames_to_gif(tmp_path, tmp_path / "a.gif")
-    shown = gif.show_gif(out)
-    assert shown.data == out.read_bytes() and shown.format == "gif"
+    from IPython.core.interactiveshell import InteractiveShell
+
+    bundle, _ = InteractiveShell.instance().display_formatter.format(gif.show_gif(out, width=300))
+    assert set(bundle) == {"text/html", "text/plain"}  # no image/gif: not every front end animates it
+    match = re.fullmatch(r'<img src="data:image/gif;base64,([A-Za-z0-9+/=]+)" alt="a.gif" width="300"/>',
+                         bundle["text/html"])
+    assert match is not None, bundle["text/html"][:80]
+    assert base64.b64decode(match.group(1)) == out.read_bytes()
+    assert iio.imread(base64.b64decode(match.group(1)), index=None, extension=".gif").shape[0] == 2
+
+
+def test_show_gif_refuses_what_is_not_a_gif(tmp_path):
+    (tmp_path / "fake.gif").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match="not a GIF"):
+        gif.show_gif(tmp_path / "fake.gif")
+    gif.save_frame(_frame(0.0), tmp_path, 0)
+    with pytest.raises(ValueError, match="positive number of pixels"):
+        gif.show_gif(gif.frames_to_gif(tmp_path, tmp_path / "a.gif"), width=0)

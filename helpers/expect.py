@@ -1,0 +1,41 @@
+"""`expect`: the notebooks' and tests' checks of a measured number against a bound, logged for `make margins`.
+
+A failed check raises AssertionError naming the quantity, its value and the bound. When $COURSE_CHECK_LOG
+names a file, every check (passed or not) is appended to it as one JSON line, so that `make margins` can
+run the notebooks and tests under several seeds and tabulate how far each value stays from its bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from helpers.config import course_seed, is_quick
+
+LOG_ENV = "COURSE_CHECK_LOG"
+
+
+def expect(name: str, value: float, *, above: float | None = None, below: float | None = None) -> float:
+    """Assert above < value < below (either bound may be omitted); return the value."""
+    if above is None and below is None:
+        raise ValueError(f"{name}: give a bound, above= or below=")
+    value = float(value)
+    _log(name, value, above, below)
+    if not math.isfinite(value):
+        raise AssertionError(f"{name} is {value}, not a finite number")
+    if above is not None and not value > above:
+        raise AssertionError(f"{name} = {value:.4g}, expected above {above:.4g}")
+    if below is not None and not value < below:
+        raise AssertionError(f"{name} = {value:.4g}, expected below {below:.4g}")
+    return value
+
+
+def _log(name: str, value: float, above: float | None, below: float | None) -> None:
+    path = os.environ.get(LOG_ENV)
+    if not path:
+        return
+    record = {"check": name, "value": value, "above": above, "below": below,
+              "mode": "quick" if is_quick() else "full", "seed": course_seed()}
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(record) + "\n")
