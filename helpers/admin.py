@@ -59,38 +59,40 @@ def badge(repo: str, notebook: str, branch: str = BRANCH) -> str:
     return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(repo, notebook, branch)})"
 
 
+COLAB_SETUP = """\
+# In Colab only: install this course's `helpers` package. Colab already has every package it needs
+# (TensorFlow, Keras, TFP, ...), so pip adds the course and changes nothing else. Elsewhere: nothing.
+import importlib
+import os
+import subprocess
+import sys
+from importlib import metadata
+
+try:
+    import google.colab  # noqa: F401
+except ImportError:
+    IN_COLAB = False
+else:
+    IN_COLAB = True
+
+if IN_COLAB:
+    URL = os.environ.get("COURSE_PIP_URL", "git+https://github.com/{repo}.git")
+    before = {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", URL], check=True)
+    importlib.invalidate_caches()
+    after = {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
+    changed = sorted(name for name, version in after.items() if before.get(name) != version)
+    report = ", ".join(f"{{n}} {{before.get(n, '(new)')}} -> {{after[n]}}" for n in changed)
+    print("pip installed:", report or "nothing (the course was already installed)")
+    if any(name in before and name != "{course}" for name in changed):
+        print("A package that Colab had was changed: restart the session (Runtime > Restart session).")
+    else:
+        print("No package that Colab had was changed: no restart needed.")"""
+
+
 def colab_setup_source(repo: str) -> str:
-    """The set-up cell: in Colab, pip-install the course's `helpers` and say what changed; elsewhere nothing."""
-    return (
-        "# In Colab only: install this course's `helpers` package. Colab already has every package it needs\n"
-        "# (TensorFlow, Keras, TFP, ...), so pip adds the course and changes nothing else. Elsewhere: nothing.\n"
-        "import importlib\n"
-        "import os\n"
-        "import subprocess\n"
-        "import sys\n"
-        "from importlib import metadata\n"
-        "\n"
-        "try:\n"
-        "    import google.colab  # noqa: F401\n"
-        "except ImportError:\n"
-        "    IN_COLAB = False\n"
-        "else:\n"
-        "    IN_COLAB = True\n"
-        "\n"
-        "if IN_COLAB:\n"
-        f'    URL = os.environ.get("COURSE_PIP_URL", "git+https://github.com/{check_repo(repo)}.git")\n'
-        "    before = {d.metadata[\"Name\"].lower(): d.version for d in metadata.distributions()}\n"
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", URL], check=True)\n'
-        "    importlib.invalidate_caches()\n"
-        "    after = {d.metadata[\"Name\"].lower(): d.version for d in metadata.distributions()}\n"
-        "    changed = sorted(name for name, version in after.items() if before.get(name) != version)\n"
-        "    print(\"pip installed:\", \", \".join(f\"{n} {before.get(n, '(new)')} -> {after[n]}\" for n in changed)\n"
-        '          or "nothing (the course was already installed)")\n'
-        f'    if any(name in before and name != "{COURSE_DISTRIBUTION}" for name in changed):\n'
-        '        print("A package that Colab had was changed: restart the session (Runtime > Restart session).")\n'
-        '    else:\n'
-        '        print("No package that Colab had was changed: no restart needed.")'
-    )
+    """The set-up cell: in Colab, pip-install the course and say what changed; elsewhere nothing."""
+    return COLAB_SETUP.format(repo=check_repo(repo), course=COURSE_DISTRIBUTION)
 
 
 def _source(cell: dict) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-
 from collections.abc import Sequence
 from pathlib import Path
 

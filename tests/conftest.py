@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
+from helpers.config import course_seed
 from helpers.data import load_mnist
 
 
@@ -14,6 +15,12 @@ from helpers.data import load_mnist
 def mnist():
     """The verified MNIST arrays (prepared by `make setup`)."""
     return load_mnist()
+
+
+@pytest.fixture
+def seed():
+    """The seed of the statistical tests: $COURSE_SEED (make margins runs them under several)."""
+    return course_seed()
 
 
 @pytest.fixture(autouse=True)

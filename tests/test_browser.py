@@ -1,5 +1,9 @@
 """JupyterLab in a real browser: `make lab` as the README says, notebook 01 run in quick mode, figures seen.
 
+This is notebook 01's run in the suite (`make test` leaves it out of nbval where Chromium is installed),
+so it checks what nbval would: every cell runs without an error (a failed `expect` is one), and the
+outputs of the cells tagged nbval-check-output match the committed ones.
+
 The server gets a free local port and prints its own token; headless Chromium (Debian's package,
 never a downloaded browser) is driven by Playwright. Notebook 01 is run from a copy in a temporary
 folder with autosave off, so the committed notebook is never touched. A screenshot is saved under
@@ -88,9 +92,19 @@ def jupyterlab(tmp_path):
 
 PROMPTS = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'),
                                    p => p.textContent.trim())"""
+OUTPUT_OF_CELL = """k => Array.from(
+    document.querySelectorAll('.jp-CodeCell')[k].querySelectorAll('.jp-OutputArea-output'),
+    o => o.textContent).join('')"""
 ERRORS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type$="stderr"]'),
                                   o => o.textContent)
                       .filter(t => /Traceback|^\\w*(Error|Exception)\\b/m.test(t))"""
+
+
+def checked_outputs(notebook: Path) -> dict[int, str]:
+    """Committed text output of each code cell tagged nbval-check-output, by its index among code cells."""
+    code = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    return {k: "".join("".join(o.get("text", "")) for o in c["outputs"]) for k, c in enumerate(code)
+            if "nbval-check-output" in c["metadata"].get("tags", [])}
 
 
 def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
@@ -119,6 +133,8 @@ def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
             prompts, errors = page.evaluate(PROMPTS), page.evaluate(ERRORS)
             if errors or (prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)):
                 break
+        checked = {k: (text, page.evaluate(OUTPUT_OF_CELL, k))
+                   for k, text in checked_outputs(ROOT / "notebooks" / NOTEBOOK).items()}
         images = page.locator(".jp-OutputArea-output img")
         widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
         if widths:
@@ -132,4 +148,7 @@ def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
     ran = prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)
     assert ran, f"cells did not all run: {prompts}\n{logs}"
     assert len(widths) >= 4 and min(widths) > 100, f"figures missing or empty: widths {widths}"
+    assert checked, "notebook 01 has cells whose output nbval would compare"
+    for k, (committed, shown) in checked.items():
+        assert shown.strip() == committed.strip(), f"code cell {k}: {shown!r} != committed {committed!r}"
     assert screenshot.stat().st_size > 10_000

@@ -2,13 +2,15 @@ import numpy as np
 import pytest
 
 from helpers import classifier
+from helpers.config import course_seed
+from helpers.expect import expect
 
 
 @pytest.fixture(scope="module")
 def small_classifier(tmp_path_factory):
     """A classifier trained briefly (2 epochs on 3,000 images), cached in a temporary folder."""
     path = tmp_path_factory.mktemp("clf") / "clf.keras"
-    model = classifier.load_classifier(path=path, epochs=2, n_train=3000, verbose=False)
+    model = classifier.load_classifier(path=path, epochs=2, n_train=3000, seed=course_seed(), verbose=False)
     return path, model
 
 
@@ -25,13 +27,13 @@ def test_brief_training_already_beats_chance_by_far(small_classifier, mnist):
     _, model = small_classifier
     (_, _), (x_test, y_test) = mnist
     accuracy = np.mean(classifier.predict_digits(model, x_test[:1000]) == y_test[:1000])
-    assert accuracy > 0.8
+    expect("brief classifier (2 epochs, 3,000 images), test accuracy", accuracy, above=0.8)
 
 
 def test_features_have_the_penultimate_width(small_classifier, mnist):
     _, model = small_classifier
     features = classifier.classifier_features(model, mnist[1][0][:20])
-    assert features.shape == (20, 128) and np.isfinite(features).all()
+    assert features.shape == (20, classifier.FEATURE_WIDTH) and np.isfinite(features).all()
 
 
 def test_bad_input_is_refused(small_classifier):
@@ -45,26 +47,29 @@ def test_bad_input_is_refused(small_classifier):
 def test_real_images_score_like_real_images(small_classifier, mnist):
     _, model = small_classifier
     (x_train, y_train), (x_test, y_test) = mnist
-    scores = classifier.score_samples(model, x_train[:1000], y_train[:1000], x_test[:2000], y_test[:2000])
-    assert scores.accuracy > 0.8 and scores.per_class.shape == (10,)
-    assert 0.3 < scores.frechet_ratio < 3.0  # real training digits sit at about the floor
-    assert 0.9 < scores.sharpness < 1.1  # training and test digits are drawn alike
-    assert scores.diversity_per_class.shape == (10,) and 0.85 < scores.diversity < 1.15
+    # 2,500 training digits against halves of 2,500 test digits: as many samples as each half.
+    scores = classifier.score_samples(model, x_train[:2500], y_train[:2500], x_test[:5000], y_test[:5000])
+    assert scores.per_class.shape == (10,) and scores.diversity_per_class.shape == (10,)
+    expect("real digits scored as samples, conditional accuracy", scores.accuracy, above=0.8)
+    expect("real digits scored as samples, Fréchet distance / floor", scores.frechet_ratio, above=0.3,
+           below=3.0)  # training digits sit near the real-vs-real floor
+    expect("real digits scored as samples, sharpness / real", scores.sharpness, above=0.9, below=1.1)
+    expect("real digits scored as samples, diversity / real", scores.diversity, above=0.85, below=1.15)
     assert set(scores.as_dict()) >= {"accuracy", "worst_class_accuracy", "frechet", "frechet_floor",
                                      "sharpness", "diversity", "diversity_per_class"}
     assert "conditional accuracy" in scores.report("real") and "diversity" in scores.report("real")
 
 
-def test_wrong_labels_and_noise_score_badly(small_classifier, mnist):
+def test_wrong_labels_and_noise_score_badly(small_classifier, mnist, seed):
     _, model = small_classifier
     (x_train, y_train), (x_test, y_test) = mnist
     wrong = classifier.score_samples(model, x_train[:1000], (y_train[:1000] + 1) % 10, x_test[:2000],
                                      y_test[:2000])
-    assert wrong.accuracy < 0.2
-    noise = np.random.default_rng(0).uniform(size=(1000, 28, 28)).astype("float32")
+    expect("real digits with labels shifted by one, conditional accuracy", wrong.accuracy, below=0.2)
+    noise = np.random.default_rng(seed).uniform(size=(1000, 28, 28)).astype("float32")
     noisy = classifier.score_samples(model, noise, y_train[:1000], x_test[:2000], y_test[:2000])
-    assert noisy.frechet_ratio > 20
-    assert noisy.sharpness > 1.2  # independent pixels change more from one to the next than strokes
+    expect("uniform noise, Fréchet distance / floor", noisy.frechet_ratio, above=20)
+    expect("uniform noise, sharpness / real", noisy.sharpness, above=1.2)  # pixels jump more than strokes
 
 
 def test_blur_and_collapse_show_in_sharpness_and_diversity(small_classifier, mnist):
@@ -73,13 +78,28 @@ def test_blur_and_collapse_show_in_sharpness_and_diversity(small_classifier, mni
     images = x_train[:1000].astype("float32") / 255
     blurred = (images + np.roll(images, 1, axis=1) + np.roll(images, 1, axis=2)) / 3
     scores = classifier.score_samples(model, blurred, y_train[:1000], x_test[:2000], y_test[:2000])
-    assert scores.sharpness < 0.7
+    expect("blurred real digits, sharpness / real", scores.sharpness, below=0.7)
     first_of_each = np.array([np.flatnonzero(y_train == d)[0] for d in range(10)])
     labels = np.repeat(np.arange(10), 50)
     collapsed = classifier.score_samples(model, x_train[first_of_each[labels]], labels, x_test[:2000],
                                          y_test[:2000])
     assert collapsed.diversity == pytest.approx(0.0, abs=1e-6)  # one image per digit: no variety
     assert "least varied" in collapsed.report()
+
+
+def test_training_is_repeatable_and_leaves_this_process_alone(tmp_path, mnist):
+    import random
+
+    before = random.getstate(), np.random.get_state()[1].copy()  # noqa: NPY002 (the global RNG)
+    paths = [tmp_path / f"run{i}.keras" for i in (1, 2)]
+    models = [classifier.load_classifier(path=p, epochs=1, n_train=512, seed=3, verbose=False) for p in paths]
+    assert random.getstate() == before[0]
+    np.testing.assert_array_equal(np.random.get_state()[1], before[1])  # noqa: NPY002
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same seed trains to the same weights
+    other = classifier.load_classifier(path=tmp_path / "run3.keras", epochs=1, n_train=512, seed=4,
+                                       verbose=False)
+    assert not np.array_equal(other.get_weights()[0], models[0].get_weights()[0])
 
 
 def test_score_samples_refuses_bad_labels(small_classifier, mnist):

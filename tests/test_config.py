@@ -60,3 +60,17 @@ def test_output_dir_defaults_to_the_checkout(monkeypatch):
 def test_output_dir_refuses_paths_that_leave_it(part):
     with pytest.raises(ValueError, match="plain relative names"):
         config.output_dir(part)
+
+
+def test_the_run_seed_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    assert config.course_seed() == 42
+    monkeypatch.setenv("COURSE_SEED", "7")
+    assert config.course_seed() == 7
+    assert config.seed_everything(deterministic_ops=False) == 7
+    first = np.random.rand(2)  # noqa: NPY002 (the global RNG that seed_everything seeds)
+    config.seed_everything(7, deterministic_ops=False)
+    np.testing.assert_array_equal(np.random.rand(2), first)  # noqa: NPY002
+    monkeypatch.setenv("COURSE_SEED", "seven")
+    with pytest.raises(ValueError, match="COURSE_SEED must be a non-negative integer"):
+        config.course_seed()

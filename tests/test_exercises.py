@@ -75,7 +75,8 @@ def test_student_copies_open_the_student_copies_in_colab(tmp_path):
         assert f"/blob/{admin.BRANCH}/" not in text  # no way back to the notebook with the solutions
         title = json.loads(text)["cells"][0]["source"]
         original = json.loads((ROOT / "notebooks" / copy.name).read_text())["cells"][0]["source"]
-        assert "".join(title).replace(f"/blob/{admin.STUDENT_BRANCH}/", f"/blob/{admin.BRANCH}/") == "".join(original)
+        back = "".join(title).replace(f"/blob/{admin.STUDENT_BRANCH}/", f"/blob/{admin.BRANCH}/")
+        assert back == "".join(original)  # the badge's branch is all that changed in the title
 
 
 def test_strip_solutions_keeps_indentation_and_refuses_unbalanced_markers():

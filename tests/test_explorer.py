@@ -65,3 +65,20 @@ def test_widget_has_two_sliders_and_refuses_bad_limits(codes_and_labels):
     sliders[0].value = 1.0  # triggers a redraw without error
     with pytest.raises(ValueError, match="low < high"):
         explorer.latent_explorer(fake_decode, *codes_and_labels, limits=(2, -2))
+
+
+def test_the_explorer_widget_redraws_when_a_slider_moves(codes_and_labels):
+    decoded = []
+
+    def decode(z):
+        decoded.append(np.array(z))
+        return fake_decode(z)
+
+    widget = explorer.latent_explorer(decode, *codes_and_labels, limits=(-3.0, 3.0))
+    sliders = widget.children[0].children
+    assert [s.description for s in sliders] == ["z1", "z2"]
+    assert (sliders[0].min, sliders[0].max) == (-3.0, 3.0)
+    assert len(decoded) == 1 and decoded[0].tolist() == [[0.0, 0.0]]  # drawn once at the start
+    sliders[0].value = 1.5
+    sliders[1].value = -2.0
+    assert [d.tolist() for d in decoded[1:]] == [[[1.5, 0.0]], [[1.5, -2.0]]]

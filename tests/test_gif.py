@@ -55,9 +55,9 @@ def test_show_gif_is_an_img_tag_holding_the_animated_gif(tmp_path):
     for i, value in enumerate([0.0, 1.0]):
         gif.save_frame(_frame(value), tmp_path, i)
     out = gif.frames_to_gif(tmp_path, tmp_path / "a.gif")
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.formatters import DisplayFormatter  # what a kernel turns an output into
 
-    bundle, _ = InteractiveShell.instance().display_formatter.format(gif.show_gif(out, width=300))
+    bundle, _ = DisplayFormatter().format(gif.show_gif(out, width=300))
     assert set(bundle) == {"text/html", "text/plain"}  # no image/gif: not every front end animates it
     match = re.fullmatch(r'<img src="data:image/gif;base64,([A-Za-z0-9+/=]+)" alt="a.gif" width="300"/>',
                          bundle["text/html"])

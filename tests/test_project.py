@@ -41,10 +41,19 @@ def test_notebook_structure(path):
     assert "you will learn" in first.lower()
     markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert "## Summary" in markdown and "## Exercises" in markdown
-    assert "$" in markdown, "the math is written in LaTeX"
+    for text in (c for c in cells if c["cell_type"] == "markdown"):
+        dollars = re.sub(r"`[^`]*`", "", "".join(text["source"])).replace("\\$", "").count("$")
+        assert dollars % 2 == 0, f"an unclosed $ in a markdown cell: {''.join(text['source'])[:80]!r}"
+    assert re.search(r"\$[^$\s][^$]*\$", markdown), "the math is written in LaTeX"
     code = [c for c in cells if c["cell_type"] == "code"]
     # the Colab set-up cell does nothing outside Colab, so a run before it was added still counts
     ran = [c for c in code if "colab-setup" not in c.get("metadata", {}).get("tags", [])]
     assert all(c.get("execution_count") for c in ran), "commit a full run's outputs"
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
     assert path.stat().st_size < 5_000_000, "keep committed notebooks lean"
+
+
+def test_the_makefile_prepares_the_classifier_the_notebooks_load():
+    from helpers import classifier
+
+    assert f"CLASSIFIER := data/{classifier.CACHE_NAME}\n" in (ROOT / "Makefile").read_text()

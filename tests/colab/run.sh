@@ -22,7 +22,21 @@ if [ "$(cat "$VENV/.colab-stamp" 2>/dev/null)" != "$stamp" ]; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$FREEZE" pip
   "$VENV/bin/python" -m pip install --quiet -c "$FREEZE" -r "$HERE/runtime.txt"
-  "$VENV/bin/python" -m pip install --quiet -c "$FREEZE" nbval  # the test tool, never over Colab's packages
+  # Colab ships some packages without all their dependencies (IPython without jedi, for one): remove
+  # what pip added beyond the freeze, so that the environment is Colab's as published.
+  extra=$("$VENV/bin/python" - "$FREEZE" <<'PY'
+import re, sys
+from importlib import metadata
+canonical = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+frozen = {canonical(line.split("==")[0]) for line in open(sys.argv[1]) if "==" in line}
+print(" ".join(sorted({d.metadata["Name"] for d in metadata.distributions()
+                       if canonical(d.metadata["Name"]) not in frozen | {"pip"}})))
+PY
+)
+  if [ -n "$extra" ]; then "$VENV/bin/python" -m pip uninstall --quiet --yes $extra; fi
+  # The test tool, beside Colab's packages: nbval needs pytest, jupyter_client, nbformat and ipykernel,
+  # which Colab has, and coverage, which it does not.
+  "$VENV/bin/python" -m pip install --quiet --no-deps nbval coverage
   echo "$stamp" > "$VENV/.colab-stamp"
 fi
 "$VENV/bin/python" -m pip uninstall --quiet --yes ae-to-cgan-course 2>/dev/null || true  # a new session

@@ -1,1 +1,1 @@
-"""A stand-in for Colab's `google.colab` module (tests only): importing it is how a notebook knows it is in Colab."""
+"""A stand-in for Colab's `google.colab` (tests only): importing it tells a notebook it is in Colab."""

@@ -1,0 +1,117 @@
+"""`make margins`: every statistical check, run under several seeds, and how far each stays from its bound.
+
+Each seed runs the notebooks (quick mode, under nbval, each in a fresh output folder so that nothing
+resumes) and the unit tests that check measured numbers, with $COURSE_SEED set and every `expect` call
+logged ($COURSE_CHECK_LOG). The table gives, per check, its bound, the worst value seen, the seed-to-seed
+spread (standard deviation) and the margin between the two. The rule the bounds are set by: the margin
+is at least three times the spread, so that another machine's numbers do not fail by chance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(__file__).resolve().parent
+STATISTICAL_TESTS = ["tests/test_classifier.py", "tests/test_evaluate.py", "tests/test_bench.py"]
+REQUIRED_RATIO = 3.0  # margin / spread
+
+
+def run_seed(seed: int, log: Path, workdir: Path) -> int:
+    """Run the notebooks and the statistical unit tests under one seed; return pytest's exit code."""
+    env = dict(os.environ, COURSE_QUICK="1", COURSE_SEED=str(seed), COURSE_CHECK_LOG=str(log),
+               COURSE_OUTPUT_DIR=str(workdir / "outputs"))
+    command = [sys.executable, "-m", "pytest", *STATISTICAL_TESTS, "notebooks", "--nbval-lax",
+               "--nbval-current-env", "--nbval-cell-timeout=900", "-p", "no:cacheprovider", "-q",
+               "--no-header", "-rf"]
+    return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+
+
+def margin(value: float, above: float | None, below: float | None) -> float:
+    """Distance from the value to the nearer bound (negative: the check failed)."""
+    distances = [value - above if above is not None else math.inf,
+                 below - value if below is not None else math.inf]
+    return min(distances)
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """One row per check: bound, worst value, spread over seeds, margin and margin / spread."""
+    by_check = defaultdict(list)
+    for record in records:
+        by_check[record["check"]].append(record)
+    rows = []
+    for name, seen in by_check.items():
+        values = np.array([r["value"] for r in seen], dtype=float)
+        above, below = seen[0]["above"], seen[0]["below"]
+        margins = [margin(v, above, below) for v in values]
+        worst = int(np.argmin(margins))
+        spread = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+        spread = 0.0 if np.ptp(values) == 0 else spread  # exactly the same every seed
+        ratio = margins[worst] / spread if spread > 0 else math.inf
+        rows.append({"check": name, "above": above, "below": below, "runs": len(values),
+                     "seeds": sorted({r["seed"] for r in seen}), "worst": float(values[worst]),
+                     "mean": float(values.mean()), "spread": spread, "margin": float(margins[worst]),
+                     "ratio": float(ratio), "ok": bool(ratio >= REQUIRED_RATIO)})
+    return sorted(rows, key=lambda row: row["ratio"])
+
+
+def _bound(row: dict) -> str:
+    parts = ([f"> {row['above']:.4g}"] if row["above"] is not None else []) + (
+        [f"< {row['below']:.4g}"] if row["below"] is not None else [])
+    return " and ".join(parts)
+
+
+def markdown(rows: list[dict], seeds: list[int], minutes: float) -> str:
+    """The margins table, weakest check first."""
+    lines = [f"Quick mode, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
+             f"Spread: standard deviation over seeds. Margin: worst value to bound. "
+             f"Rule: margin >= {REQUIRED_RATIO:.0f} x spread.", "",
+             "| check | bound | worst value seen | spread | margin | margin / spread |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        ratio = "∞ (same every seed)" if math.isinf(row["ratio"]) else f"{row['ratio']:.1f}"
+        flag = "" if row["ok"] else " **(below the rule)**"
+        lines.append(f"| {row['check']} | {_bound(row)} | {row['worst']:.4g} | {row['spread']:.3g} | "
+                     f"{row['margin']:.4g} | {ratio}{flag} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.margins", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if len(args.seeds) < 2:
+        parser.error("give at least two seeds: the spread needs them")
+    start, records, exit_codes = time.perf_counter(), [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:
+            log = Path(tmp) / f"checks-{seed}.jsonl"
+            print(f"== seed {seed}", flush=True)
+            exit_codes[seed] = run_seed(seed, log, Path(tmp) / f"seed-{seed}")
+            records += [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    minutes = (time.perf_counter() - start) / 60
+    rows = summarise(records)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "margins.json").write_text(json.dumps(
+        {"seeds": args.seeds, "minutes": minutes, "pytest_exit_codes": exit_codes, "rows": rows}, indent=1))
+    (args.out / "margins.md").write_text(markdown(rows, args.seeds, minutes))
+    print(markdown(rows, args.seeds, minutes))
+    weak = [row["check"] for row in rows if not row["ok"]]
+    print(f"{len(rows)} checks; below the rule: {weak or 'none'}; pytest exit codes {exit_codes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

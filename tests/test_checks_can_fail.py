@@ -1,0 +1,115 @@
+"""The notebooks' quick-mode checks catch the bugs they are there for: each bound, read from the
+notebook itself, fails for a plausible mistake (an untrained model, labels ignored, a wrong KL)."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import bench
+from helpers import classifier
+from helpers.data import make_dataset
+from helpers.expect import expect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") -> float:
+    """The `above=`/`below=` bound that notebook's expect(check, ...) uses in that mode."""
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    source = next(s for s in ("".join(c["source"]) for c in cells) if f'expect("{check}"' in s)
+    call = source[source.index(f'expect("{check}"'):]
+    call = call[: call.index("\nexpect(")] if "\nexpect(" in call else call
+    found = re.search(rf"{side}=(?:by_mode\(quick=([-\d.]+), full=([-\d.]+)\)|([-\d.]+))", call)
+    if found is None:
+        raise ValueError(f"{notebook}: no {side}= bound for {check!r}")
+    quick, full, both = found.groups()
+    return float(both if both is not None else quick if mode == "quick" else full)
+
+
+def test_expect_raises_with_the_numbers():
+    assert expect("x", 2.0, above=1.0, below=3.0) == 2.0
+    with pytest.raises(AssertionError, match=r"x = 0.5, expected above 1"):
+        expect("x", 0.5, above=1.0)
+    with pytest.raises(AssertionError, match=r"x = 4, expected below 3"):
+        expect("x", 4.0, below=3.0)
+    with pytest.raises(AssertionError, match="not a finite number"):
+        expect("x", float("nan"), above=0.0)
+    with pytest.raises(ValueError, match="give a bound"):
+        expect("x", 1.0)
+
+
+def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
+    course = bench.load_course_model()
+    encoder, decoder = course["make_encoder"](2), course["make_decoder"](2)
+    test_ds = make_dataset(mnist[1][0][:1000], batch_size=500, binarize=True)
+    untrained = course["make_evaluator"](encoder, decoder)(test_ds)
+    bound = notebook_bound("05_conv_vae", "05 final test ELBO (nats per image)", "above")
+    with pytest.raises(AssertionError):
+        expect("untrained conv VAE, test ELBO", untrained, above=bound)
+
+
+@pytest.fixture(scope="module")
+def brief_classifier(tmp_path_factory):
+    return classifier.load_classifier(path=tmp_path_factory.mktemp("clf") / "clf.keras", epochs=2,
+                                      n_train=3000, verbose=False)
+
+
+@pytest.mark.parametrize(("notebook", "name"), [("06_conditional_vae", "06 conditional VAE"),
+                                                ("07_cgan", "07 conditional GAN")])
+def test_a_generator_that_ignores_its_label_fails_the_accuracy_check(brief_classifier, mnist, notebook,
+                                                                     name):
+    (x_train, _), (x_test, y_test) = mnist
+    ignored = np.random.default_rng(0).integers(0, 10, 5000)  # real digits, but not the ones asked for
+    scores = classifier.score_samples(brief_classifier, x_train[:5000], ignored, x_test, y_test)
+    with pytest.raises(AssertionError):
+        expect("label ignored, conditional accuracy", scores.accuracy,
+               above=notebook_bound(notebook, f"{name}, conditional accuracy", "above"))
+
+
+@pytest.mark.parametrize(("notebook", "name"), [("06_conditional_vae", "06 conditional VAE"),
+                                                ("07_cgan", "07 conditional GAN")])
+def test_noise_fails_the_frechet_check(brief_classifier, mnist, notebook, name):
+    (_, y_train), (x_test, y_test) = mnist
+    noise = np.random.default_rng(0).uniform(size=(5000, 28, 28)).astype("float32")
+    scores = classifier.score_samples(brief_classifier, noise, y_train[:5000], x_test, y_test)
+    with pytest.raises(AssertionError):
+        expect("noise, Fréchet distance / floor", scores.frechet_ratio,
+               below=notebook_bound(notebook, f"{name}, Fréchet distance / floor", "below"))
+
+
+@pytest.mark.parametrize("bug", ["missing 1/2", "flipped sign of log_var", "standard deviation for variance"])
+def test_a_wrong_closed_form_kl_fails_notebook_04s_monte_carlo_check(bug):
+    rng = np.random.default_rng(0)  # notebook 04's q, with its number of samples
+    mean, log_var = rng.normal(size=4), rng.normal(scale=0.7, size=4)
+    z = mean + np.exp(0.5 * log_var) * rng.normal(size=(200_000, 4))
+    log_q = -0.5 * (((z - mean) ** 2) / np.exp(log_var) + log_var + np.log(2 * np.pi))
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi))
+    log_ratio = (log_q - log_p).sum(axis=1)
+    kl_se = log_ratio.std() / np.sqrt(len(log_ratio))
+    wrong = {"missing 1/2": np.sum(mean**2 + np.exp(log_var) - log_var - 1.0),
+             "flipped sign of log_var": 0.5 * np.sum(mean**2 + np.exp(log_var) + log_var - 1.0),
+             "standard deviation for variance": 0.5 * np.sum(mean**2 + np.exp(0.5 * log_var) - log_var - 1.0)}
+    right = 0.5 * np.sum(mean**2 + np.exp(log_var) - log_var - 1.0)
+    check = "04 KL, |Monte Carlo - closed form| in standard errors"
+    bound = notebook_bound("04_elbo", check, "below")
+    expect("right KL", abs(log_ratio.mean() - right) / kl_se, below=bound)
+    with pytest.raises(AssertionError):
+        expect(f"KL with {bug}", abs(log_ratio.mean() - wrong[bug]) / kl_se, below=bound)
+
+
+def test_every_check_is_logged_for_make_margins(monkeypatch, tmp_path):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("COURSE_CHECK_LOG", str(log))
+    monkeypatch.setenv("COURSE_SEED", "3")
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    expect("a", 1.5, above=1.0)
+    with pytest.raises(AssertionError):
+        expect("b", 0.5, above=1.0, below=2.0)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records == [
+        {"check": "a", "value": 1.5, "above": 1.0, "below": None, "mode": "quick", "seed": 3},
+        {"check": "b", "value": 0.5, "above": 1.0, "below": 2.0, "mode": "quick", "seed": 3},
+    ]

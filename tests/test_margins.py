@@ -1,0 +1,36 @@
+"""The margins table's arithmetic (`make margins` runs the real thing, under several seeds)."""
+
+import math
+
+from benchmarks import margins
+
+
+def _records(name, values, above=None, below=None):
+    return [{"check": name, "value": v, "above": above, "below": below, "mode": "quick", "seed": s}
+            for s, v in enumerate(values, start=1)]
+
+
+def test_rows_give_worst_value_spread_and_margin_ratio():
+    rows = margins.summarise(_records("close", [1.1, 1.2, 1.3], above=1.0)
+                             + _records("far", [0.1, 0.2, 0.3], below=5.0)
+                             + _records("two-sided", [0.5, 0.6, 0.4], above=0.0, below=0.7))
+    by_name = {row["check"]: row for row in rows}
+    close = by_name["close"]
+    assert close["worst"] == 1.1 and math.isclose(close["margin"], 0.1)
+    assert math.isclose(close["spread"], 0.1) and math.isclose(close["ratio"], 1.0) and not close["ok"]
+    assert by_name["far"]["worst"] == 0.3 and by_name["far"]["ok"]
+    assert by_name["two-sided"]["worst"] == 0.6 and math.isclose(by_name["two-sided"]["margin"], 0.1)
+    assert rows[-1]["check"] == "far"  # weakest first, the safest last
+
+
+def test_a_check_that_never_varies_has_infinite_ratio_and_the_table_says_so():
+    rows = margins.summarise(_records("fixed", [0.995] * 5, above=0.99))
+    assert rows[0]["ratio"] == math.inf and rows[0]["ok"]
+    table = margins.markdown(rows, [1, 2, 3, 4, 5], 1.0)
+    assert "| fixed | > 0.99 | 0.995 |" in table and "same every seed" in table
+
+
+def test_a_failed_check_has_a_negative_margin():
+    rows = margins.summarise(_records("failed", [0.5, 1.5], above=1.0))
+    assert rows[0]["margin"] == -0.5 and not rows[0]["ok"]
+    assert "below the rule" in margins.markdown(rows, [1, 2], 1.0)
