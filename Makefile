@@ -1,11 +1,12 @@
 # One entry point for the course. `make lab` to study, `make test` to check everything.
 SHELL := /bin/bash
+.DELETE_ON_ERROR:
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA := data/mnist.npz
-CLASSIFIER := data/mnist_classifier_v2.keras
+CLASSIFIER := data/mnist_classifier_v2.weights.h5
 PORT ?= 8888
 NOTEBOOK_DIR ?= notebooks
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root without it
@@ -40,7 +41,7 @@ $(DATA): $(STAMP)
 
 # The classifier that scores notebooks 06-07, trained once (about 10 minutes on 2 cores) and cached.
 # `make test` prepares it before the suite; in `make lab`, notebook 06 trains it on first use.
-$(CLASSIFIER): $(DATA)
+$(CLASSIFIER): | $(DATA)
 	$(BIN)/python -m helpers.classifier --out $@
 
 lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
@@ -52,7 +53,7 @@ lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
 CHROMIUM = $(shell command -v chromium || command -v chromium-browser)
 NBVAL_SKIP = $(if $(CHROMIUM),--ignore=notebooks/01_autoencoder.ipynb,)
 
-test: setup $(CLASSIFIER) lint  ## Unit tests + every notebook in quick mode (nbval; 01 in a real browser)
+test: setup lint $(CLASSIFIER)  ## Unit tests + every notebook in quick mode (nbval; 01 in a real browser)
 	COURSE_QUICK=1 $(BIN)/python -m pytest tests notebooks $(NBVAL_SKIP) \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 

@@ -44,7 +44,7 @@ MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 
 FULL = {"n_train": 60_000, "n_test": 10_000, "ref_epochs": reference.EPOCHS, "course_epochs": 15,
         "course_batch": 128, "iwae_k": 200, "iwae_images": 1000, "evals_per_epoch": 4}
-SMOKE = {"n_train": 1024, "n_test": 256, "ref_epochs": 1, "course_epochs": 1,
+SMOKE = {"n_train": 4096, "n_test": 256, "ref_epochs": 1, "course_epochs": 1,
          "course_batch": 128, "iwae_k": 5, "iwae_images": 32, "evals_per_epoch": 2}
 
 

@@ -64,6 +64,7 @@ COLAB_SETUP = """\
 # (TensorFlow, Keras, TFP, ...), so pip adds the course and changes nothing else. Elsewhere: nothing.
 import importlib
 import os
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -75,17 +76,29 @@ except ImportError:
 else:
     IN_COLAB = True
 
+
+def installed_versions():
+    versions = {{}}
+    for dist in metadata.distributions():  # the first of a name is the one Python imports
+        if dist.metadata["Name"]:
+            versions.setdefault(re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(), dist.version)
+    return versions
+
+
 if IN_COLAB:
     URL = os.environ.get("COURSE_PIP_URL", "git+https://github.com/{repo}.git")
-    before = {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", URL], check=True)
+    before = installed_versions()
+    command = [sys.executable, "-m", "pip", "install", "--quiet", URL]
+    pip = subprocess.run(command, capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"pip could not install the course from {{URL}}:\\n{{pip.stderr}}")
     importlib.invalidate_caches()
-    after = {{d.metadata["Name"].lower(): d.version for d in metadata.distributions()}}
-    changed = sorted(name for name, version in after.items() if before.get(name) != version)
+    after = installed_versions()
+    changed = sorted(name for name in after if before.get(name) != after[name])
     report = ", ".join(f"{{n}} {{before.get(n, '(new)')}} -> {{after[n]}}" for n in changed)
     print("pip installed:", report or "nothing (the course was already installed)")
-    if any(name in before and name != "{course}" for name in changed):
-        print("A package that Colab had was changed: restart the session (Runtime > Restart session).")
+    if any(n in before and (n != "{course}" or "helpers" in sys.modules) for n in changed):
+        print("A package already in use was changed: restart the session (Runtime > Restart session).")
     else:
         print("No package that Colab had was changed: no restart needed.")"""
 

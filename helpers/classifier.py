@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.config import data_dir
+from helpers.config import data_dir, project_root
 from helpers.data import load_mnist, to_float
 from helpers.evaluate import (
     frechet_distance_of_features,
@@ -26,13 +27,15 @@ from helpers.evaluate import (
     sharpness,
 )
 
-CACHE_NAME = "mnist_classifier_v2.keras"  # v2: augmented, batch-normalised, deterministic (99.5 % here)
+# The cache holds the weights only (the architecture is build_classifier), so that any Keras 3 loads it.
+CACHE_NAME = "mnist_classifier_v2.weights.h5"  # v2: augmented, batch-normalised, deterministic
 FEATURES_LAYER = "features"
 NUM_DIGITS = 10
 FEATURE_WIDTH = 128
 EPOCHS = 12
 BATCH_SIZE = 128
 LEARNING_RATE = 2e-3  # Adam, cosine-decayed to 0 over the training
+BN_MOMENTUM = 0.9  # batch-norm statistics settle within ~50 steps (a brief training is usable too)
 MAX_SHIFT = 0.1  # random translations of up to 10 % of the image (2.8 pixels) while training
 
 
@@ -46,11 +49,11 @@ def build_classifier(seed: int = 0):
             keras.Input(shape=(28, 28, 1), name="image"),
             layers.RandomTranslation(MAX_SHIFT, MAX_SHIFT, fill_mode="constant", seed=seed, name="shift"),
             layers.Conv2D(32, 5, use_bias=False, name="conv1"),
-            layers.BatchNormalization(name="conv1_bn"),
+            layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv1_bn"),
             layers.ReLU(name="conv1_relu"),
             layers.MaxPooling2D(name="pool1"),
             layers.Conv2D(64, 5, use_bias=False, name="conv2"),
-            layers.BatchNormalization(name="conv2_bn"),
+            layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv2_bn"),
             layers.ReLU(name="conv2_relu"),
             layers.MaxPooling2D(name="pool2"),
             layers.Flatten(name="flatten"),
@@ -89,7 +92,9 @@ def train_classifier(path: str | Path, *, epochs: int = EPOCHS, n_train: int | N
     _, accuracy = model.evaluate(to_float(x_test), y_test, verbose=0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
+    partial = path.with_name(f".{os.getpid()}.{path.name}")  # a cache is never half written
+    model.save_weights(partial)
+    os.replace(partial, path)
     return float(accuracy)
 
 
@@ -100,21 +105,33 @@ def load_classifier(*, path: str | Path | None = None, epochs: int = EPOCHS, n_t
     The separate process makes the training repeatable (its own seeds, deterministic ops) and leaves the
     caller's random state and TensorFlow settings untouched.
     """
-    import keras
-
     path = Path(path) if path is not None else data_dir() / CACHE_NAME
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"the classifier's cache holds Keras weights: its name must end in .weights.h5, "
+                         f"got {path.name!r}")
     if not path.exists():
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         _train_in_subprocess(path, epochs=epochs, n_train=n_train, seed=seed, verbose=verbose)
-    return keras.models.load_model(path)
+    python_state, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    try:
+        model = build_classifier(seed)
+        model.load_weights(path)
+        return model
+    except (OSError, TypeError, ValueError) as err:  # not a weights file, or another architecture's
+        raise RuntimeError(f"cannot load the classifier weights cached at {path} ({err}); delete the "
+                           "file to train it again") from err
+    finally:  # Keras draws seeds for new layers from Python's RNG: leave the caller's as it was
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
 
 
 def _train_in_subprocess(path: Path, *, epochs: int, n_train: int | None, seed: int, verbose: bool) -> None:
     command = [sys.executable, "-m", "helpers.classifier", "--out", str(path), "--epochs", str(epochs),
                "--seed", str(seed)] + (["--n-train", str(n_train)] if n_train is not None else [])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(Path(__file__).resolve().parent.parent), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    env = dict(os.environ)
+    if project_root() is not None:  # a checkout: make sure the child imports this copy of helpers
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root()), os.environ.get("PYTHONPATH")]))
     if verbose:
         print(f"Training the scoring classifier once ({epochs} epochs, cached at {path}) ...", flush=True)
     with tempfile.TemporaryFile("w+") as errors:  # TensorFlow's log lines; shown only if training fails

@@ -22,12 +22,12 @@ def expect(name: str, value: float, *, above: float | None = None, below: float 
         raise ValueError(f"{name}: give a bound, above= or below=")
     value = float(value)
     _log(name, value, above, below)
+    wanted = " and ".join(f"{side} {bound:.6g}" for side, bound in (("above", above), ("below", below))
+                          if bound is not None)
     if not math.isfinite(value):
-        raise AssertionError(f"{name} is {value}, not a finite number")
-    if above is not None and not value > above:
-        raise AssertionError(f"{name} = {value:.4g}, expected above {above:.4g}")
-    if below is not None and not value < below:
-        raise AssertionError(f"{name} = {value:.4g}, expected below {below:.4g}")
+        raise AssertionError(f"{name} is {value}, not a finite number (expected {wanted})")
+    if (above is not None and not value > above) or (below is not None and not value < below):
+        raise AssertionError(f"{name} = {value:.6g}, expected {wanted}")
     return value
 
 

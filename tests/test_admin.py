@@ -63,3 +63,46 @@ def test_bad_repository_names_are_refused(repo):
 def test_cli_refuses_a_bad_repo_before_touching_files():
     with pytest.raises(ValueError, match="owner/name"):
         admin.main(["badges", "--repo", "not a repo"])
+
+
+class _Dist:
+    """What importlib.metadata.distributions() yields, as far as the set-up cell reads it."""
+
+    def __init__(self, name, version):
+        self.metadata, self.version = {"Name": name}, version
+
+
+def _run_setup_cell_in_fake_colab(monkeypatch, before, after, returncode=0):
+    import importlib.metadata
+    import subprocess
+    import sys
+    import types
+
+    states = iter([[_Dist(*d) for d in before], [_Dist(*d) for d in after]])
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: next(states))
+    def pip(command, **_):
+        return subprocess.CompletedProcess(command, returncode, stdout="", stderr="no network")
+
+    monkeypatch.setattr(subprocess, "run", pip)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(admin.colab_setup_source("someone/course"), {})
+
+
+def test_colab_cell_reports_the_new_package_and_no_restart(monkeypatch, capsys):
+    _run_setup_cell_in_fake_colab(monkeypatch, [("NumPy", "2.1.3")],
+                                  [("numpy", "2.1.3"), ("ae_to_cgan_course", "0.1.0")])
+    out = capsys.readouterr().out
+    assert "pip installed: ae-to-cgan-course (new) -> 0.1.0\n" in out
+    assert "no restart needed" in out
+
+
+def test_colab_cell_says_plainly_when_a_restart_is_needed(monkeypatch, capsys):
+    _run_setup_cell_in_fake_colab(monkeypatch, [("numpy", "2.1.3")],
+                                  [("numpy", "2.3.0"), ("ae-to-cgan-course", "0.1.0")])
+    out = capsys.readouterr().out
+    assert "numpy 2.1.3 -> 2.3.0" in out and "restart the session (Runtime > Restart session)" in out
+
+
+def test_colab_cell_shows_pips_error(monkeypatch):
+    with pytest.raises(RuntimeError, match=r"pip could not install the course from .*\nno network"):
+        _run_setup_cell_in_fake_colab(monkeypatch, [], [], returncode=1)

@@ -1,8 +1,8 @@
 """The notebooks' quick-mode checks catch the bugs they are there for: each bound, read from the
 notebook itself, fails for a plausible mistake (an untrained model, labels ignored, a wrong KL)."""
 
+import ast
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +19,24 @@ ROOT = Path(__file__).resolve().parent.parent
 def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") -> float:
     """The `above=`/`below=` bound that notebook's expect(check, ...) uses in that mode."""
     cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
-    source = next(s for s in ("".join(c["source"]) for c in cells) if f'expect("{check}"' in s)
-    call = source[source.index(f'expect("{check}"'):]
-    call = call[: call.index("\nexpect(")] if "\nexpect(" in call else call
-    found = re.search(rf"{side}=(?:by_mode\(quick=([-\d.]+), full=([-\d.]+)\)|([-\d.]+))", call)
-    if found is None:
-        raise ValueError(f"{notebook}: no {side}= bound for {check!r}")
-    quick, full, both = found.groups()
-    return float(both if both is not None else quick if mode == "quick" else full)
+    for cell in (c for c in cells if c["cell_type"] == "code"):
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "expect"
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value == check):
+                bound = next(k.value for k in node.keywords if k.arg == side)
+                if isinstance(bound, ast.Call):  # by_mode(quick=..., full=...)
+                    bound = next(k.value for k in bound.keywords if k.arg == mode)
+                return float(ast.literal_eval(bound))
+    raise ValueError(f"{notebook}: no expect({check!r}, ...) call")
 
 
 def test_expect_raises_with_the_numbers():
     assert expect("x", 2.0, above=1.0, below=3.0) == 2.0
-    with pytest.raises(AssertionError, match=r"x = 0.5, expected above 1"):
+    with pytest.raises(AssertionError, match=r"x = 0.5, expected above 1$"):
         expect("x", 0.5, above=1.0)
-    with pytest.raises(AssertionError, match=r"x = 4, expected below 3"):
-        expect("x", 4.0, below=3.0)
-    with pytest.raises(AssertionError, match="not a finite number"):
+    with pytest.raises(AssertionError, match=r"x = 4, expected above 1 and below 3$"):
+        expect("x", 4.0, above=1.0, below=3.0)
+    with pytest.raises(AssertionError, match=r"not a finite number \(expected above 0\)"):
         expect("x", float("nan"), above=0.0)
     with pytest.raises(ValueError, match="give a bound"):
         expect("x", 1.0)
@@ -53,7 +54,7 @@ def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
 
 @pytest.fixture(scope="module")
 def brief_classifier(tmp_path_factory):
-    return classifier.load_classifier(path=tmp_path_factory.mktemp("clf") / "clf.keras", epochs=2,
+    return classifier.load_classifier(path=tmp_path_factory.mktemp("clf") / "clf.weights.h5", epochs=2,
                                       n_train=3000, verbose=False)
 
 

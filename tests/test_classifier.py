@@ -9,7 +9,7 @@ from helpers.expect import expect
 @pytest.fixture(scope="module")
 def small_classifier(tmp_path_factory):
     """A classifier trained briefly (2 epochs on 3,000 images), cached in a temporary folder."""
-    path = tmp_path_factory.mktemp("clf") / "clf.keras"
+    path = tmp_path_factory.mktemp("clf") / "clf.weights.h5"
     model = classifier.load_classifier(path=path, epochs=2, n_train=3000, seed=course_seed(), verbose=False)
     return path, model
 
@@ -27,7 +27,7 @@ def test_brief_training_already_beats_chance_by_far(small_classifier, mnist):
     _, model = small_classifier
     (_, _), (x_test, y_test) = mnist
     accuracy = np.mean(classifier.predict_digits(model, x_test[:1000]) == y_test[:1000])
-    expect("brief classifier (2 epochs, 3,000 images), test accuracy", accuracy, above=0.8)
+    expect("brief classifier (2 epochs, 3,000 images), test accuracy", accuracy, above=0.75)
 
 
 def test_features_have_the_penultimate_width(small_classifier, mnist):
@@ -41,18 +41,25 @@ def test_bad_input_is_refused(small_classifier):
     with pytest.raises(ValueError, match="expected images shaped"):
         classifier.predict_digits(model, np.zeros((3, 10, 10)))
     with pytest.raises(ValueError, match="epochs"):
-        classifier.load_classifier(path="/nonexistent/dir/x.keras", epochs=0)
+        classifier.load_classifier(path="/nonexistent/dir/x.weights.h5", epochs=0)
+    with pytest.raises(ValueError, match=r"must end in \.weights\.h5"):
+        classifier.load_classifier(path="/nonexistent/dir/x.keras")
 
 
-def test_real_images_score_like_real_images(small_classifier, mnist):
+def test_real_images_score_like_real_images(small_classifier, mnist, seed):
     _, model = small_classifier
-    (x_train, y_train), (x_test, y_test) = mnist
-    # 2,500 training digits against halves of 2,500 test digits: as many samples as each half.
-    scores = classifier.score_samples(model, x_train[:2500], y_train[:2500], x_test[:5000], y_test[:5000])
+    (_, _), (x_test, y_test) = mnist
+    # 2,500 real digits that the reference halves (2,500 each, from 5,000 others) do not contain, all
+    # drawn at random (MNIST's test set is ordered: its second half has other writers than its first).
+    # The same distribution and the same sample size: every score should sit at its "real" value.
+    order = np.random.default_rng(seed).permutation(len(x_test))
+    samples, reference = order[:2500], order[2500:7500]
+    scores = classifier.score_samples(model, x_test[samples], y_test[samples], x_test[reference],
+                                      y_test[reference], seed=seed)
     assert scores.per_class.shape == (10,) and scores.diversity_per_class.shape == (10,)
     expect("real digits scored as samples, conditional accuracy", scores.accuracy, above=0.8)
-    expect("real digits scored as samples, Fréchet distance / floor", scores.frechet_ratio, above=0.3,
-           below=3.0)  # training digits sit near the real-vs-real floor
+    expect("real digits scored as samples, Fréchet distance / floor", scores.frechet_ratio, above=0.2,
+           below=2.0)  # about 1 (0.8 to 1.3 over seeds): as close to the reference as the other half
     expect("real digits scored as samples, sharpness / real", scores.sharpness, above=0.9, below=1.1)
     expect("real digits scored as samples, diversity / real", scores.diversity, above=0.85, below=1.15)
     assert set(scores.as_dict()) >= {"accuracy", "worst_class_accuracy", "frechet", "frechet_floor",
@@ -91,13 +98,13 @@ def test_training_is_repeatable_and_leaves_this_process_alone(tmp_path, mnist):
     import random
 
     before = random.getstate(), np.random.get_state()[1].copy()  # noqa: NPY002 (the global RNG)
-    paths = [tmp_path / f"run{i}.keras" for i in (1, 2)]
+    paths = [tmp_path / f"run{i}.weights.h5" for i in (1, 2)]
     models = [classifier.load_classifier(path=p, epochs=1, n_train=512, seed=3, verbose=False) for p in paths]
     assert random.getstate() == before[0]
     np.testing.assert_array_equal(np.random.get_state()[1], before[1])  # noqa: NPY002
     for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the same seed trains to the same weights
-    other = classifier.load_classifier(path=tmp_path / "run3.keras", epochs=1, n_train=512, seed=4,
+    other = classifier.load_classifier(path=tmp_path / "run3.weights.h5", epochs=1, n_train=512, seed=4,
                                        verbose=False)
     assert not np.array_equal(other.get_weights()[0], models[0].get_weights()[0])
 
@@ -111,3 +118,10 @@ def test_score_samples_refuses_bad_labels(small_classifier, mnist):
         classifier.score_samples(model, images, labels, images, labels[:50])
     with pytest.raises(ValueError, match="cover all ten"):
         classifier.score_samples(model, images, np.zeros(100, dtype=int), images, labels)
+
+
+def test_an_unloadable_cache_says_what_to_do(tmp_path):
+    broken = tmp_path / "clf.weights.h5"
+    broken.write_bytes(b"not a keras file")
+    with pytest.raises(RuntimeError, match="delete the file to train it again"):
+        classifier.load_classifier(path=broken)

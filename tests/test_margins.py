@@ -33,4 +33,16 @@ def test_a_check_that_never_varies_has_infinite_ratio_and_the_table_says_so():
 def test_a_failed_check_has_a_negative_margin():
     rows = margins.summarise(_records("failed", [0.5, 1.5], above=1.0))
     assert rows[0]["margin"] == -0.5 and not rows[0]["ok"]
-    assert "below the rule" in margins.markdown(rows, [1, 2], 1.0)
+    assert "not ok" in margins.markdown(rows, [1, 2], 1.0)
+
+
+def test_a_check_that_fails_the_same_every_seed_or_misses_seeds_is_not_ok():
+    assert not margins.summarise(_records("always failed", [0.5] * 5, above=1.0))[0]["ok"]
+    assert not margins.summarise(_records("nan", [float("nan")] * 5, above=1.0))[0]["ok"]
+    assert not margins.summarise(_records("ran once", [2.0], above=1.0), n_seeds=5)[0]["ok"]
+    assert margins.summarise(_records("ran five times", [2.0] * 5, above=1.0), n_seeds=5)[0]["ok"]
+
+
+def test_bars_in_a_name_do_not_split_the_table():
+    table = margins.markdown(margins.summarise(_records("|a - b|", [0.1, 0.2], below=5.0)), [1, 2], 1.0)
+    assert "| \\|a - b\\| | < 5 |" in table

@@ -61,7 +61,8 @@ def test_course_resolves_inside_colab(tmp_path):
     outside = {name: version for name, version in to_install.items()
                if name != COURSE and frozen.get(name) != version}
     assert outside == {}, f"the course would add or change packages Colab does not have as is: {outside}"
-    assert {"tensorflow", "keras", "tensorflow-probability", "ipython", "ipywidgets"} <= set(to_install)
+    assert {"tensorflow", "keras", "tensorflow-probability", "matplotlib", "imageio"} <= set(to_install)
+    assert "ipython" not in to_install  # the front end's own (Colab pins it), never the course's to change
 
 
 def test_setup_cell_installs_the_course_and_changes_nothing_colab_has():
