@@ -114,3 +114,17 @@ def test_every_check_is_logged_for_make_margins(monkeypatch, tmp_path):
         {"check": "a", "value": 1.5, "above": 1.0, "below": None, "mode": "quick", "seed": 3},
         {"check": "b", "value": 0.5, "above": 1.0, "below": 2.0, "mode": "quick", "seed": 3},
     ]
+
+
+def test_a_generator_that_draws_label_minus_5_for_half_the_digits_fails_the_per_digit_check(
+        brief_classifier, mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    low = np.flatnonzero(y_train < 5)[:5000]  # real digits 0-4 stand for the generator's samples
+    asked = y_train[low].astype(int) + 5 * (np.arange(len(low)) % 2)  # asked for d or d + 5, drew d
+    scores = classifier.score_samples(brief_classifier, x_train[low], asked, x_test, y_test)
+    expect("labels 5-9 drawn as 0-4, conditional accuracy", scores.accuracy,
+           above=notebook_bound("07_cgan", "07 conditional GAN, conditional accuracy", "above"))  # passes
+    check = "07 conditional GAN, share of digits drawn at twice chance or better"
+    with pytest.raises(AssertionError):  # but the per-digit check notices
+        expect("labels 5-9 drawn as 0-4, share of digits at twice chance", np.mean(scores.per_class >= 0.2),
+               above=notebook_bound("07_cgan", check, "above"))

@@ -46,3 +46,13 @@ def test_a_check_that_fails_the_same_every_seed_or_misses_seeds_is_not_ok():
 def test_bars_in_a_name_do_not_split_the_table():
     table = margins.markdown(margins.summarise(_records("|a - b|", [0.1, 0.2], below=5.0)), [1, 2], 1.0)
     assert "| \\|a - b\\| | < 5 |" in table
+
+
+def test_remeasured_rows_replace_only_that_notebooks_rows():
+    previous = {"seeds": [1, 2], "minutes": 50.0, "pytest_exit_codes": {}, "rows": margins.summarise(
+        _records("07 old check", [0.1, 0.2], above=0.0) + _records("06 kept", [1.0, 1.1], above=0.0))}
+    new = {"seeds": [1, 2], "minutes": 9.0, "pytest_exit_codes": {1: 0, 2: 0},
+           "rows": margins.summarise(_records("07 new check", [0.8, 0.9], above=0.6))}
+    merged, note = margins.merge_remeasured(previous, new, ["07_cgan"])
+    assert sorted(row["check"] for row in merged["rows"]) == ["06 kept", "07 new check"]
+    assert merged["minutes"] == 50.0 and "07_cgan were re-measured afterwards" in note and "9 min" in note
