@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = Path(__file__).resolve().parent
+from helpers.config import project_root
+
+ROOT = project_root()
+OUT = ROOT / "benchmarks"
 STATISTICAL_TESTS = ["tests/test_classifier.py", "tests/test_evaluate.py", "tests/test_bench.py"]
 REQUIRED_RATIO = 3.0  # margin / spread
 README = ROOT / "README.md"

@@ -1,12 +1,14 @@
 """Shared data and plotting utilities of the course "From autoencoders to conditional GANs".
 
 Model code lives in the notebooks; this package holds what several notebooks share:
-config (quick/full mode, seeding, output folder), data (offline MNIST, tf.data pipelines),
-plots (image grids, latent scatters, manifolds, curves), gif (per-epoch frames to GIF),
-progress (a one-line progress bar that saves cleanly in notebooks), evaluate (PCA, k-NN,
-Fréchet distance, per-class accuracy) and classifier (a cached MNIST CNN to score generators).
+config (the run context: quick/full mode, seed, output folder; seeding), data (offline MNIST, the
+image normaliser, tf.data pipelines), plots (image grids, latent scatters, manifolds, curves), gif
+(per-epoch frames to GIF), progress (a one-line progress bar that saves cleanly in notebooks),
+training (the bookkeeping of a resumable training loop), vae (the VAE maths notebook 03 teaches),
+evaluate (PCA, k-NN, Fréchet distance, per-class accuracy), classifier (a cached MNIST CNN to score
+generators), expect (statistical checks that log their margins) and checks (exercise checks).
 """
 
-from helpers.config import by_mode, data_dir, is_quick, output_dir, seed_everything
+from helpers.config import RunContext, run_context, seed_everything
 
-__all__ = ["by_mode", "data_dir", "is_quick", "output_dir", "seed_everything"]
+__all__ = ["RunContext", "run_context", "seed_everything"]

@@ -20,7 +20,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers.config import project_root
+
+ROOT = project_root() or Path.cwd()  # the checkout (admin is run from it)
 BRANCH = "main"
 STUDENT_BRANCH = "student"  # where an instructor publishes `make student`'s copies; their badges point here
 COURSE_DISTRIBUTION = "ae-to-cgan-course"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.config import data_dir, project_root
-from helpers.data import load_mnist, to_float
+from helpers.config import data_dir, deterministic_ops, project_root, seed_everything
+from helpers.data import NUM_CLASSES, load_mnist, to_float
 from helpers.evaluate import (
     frechet_distance_of_features,
     mean_pairwise_distance,
@@ -30,7 +30,6 @@ from helpers.evaluate import (
 # The cache holds the weights only (the architecture is build_classifier), so that any Keras 3 loads it.
 CACHE_NAME = "mnist_classifier_v2.weights.h5"  # v2: augmented, batch-normalised, deterministic
 FEATURES_LAYER = "features"
-NUM_DIGITS = 10
 FEATURE_WIDTH = 128
 EPOCHS = 12
 BATCH_SIZE = 128
@@ -40,7 +39,7 @@ MAX_SHIFT = 0.1  # random translations of up to 10 % of the image (2.8 pixels) w
 
 
 def build_classifier(seed: int = 0):
-    """Two conv blocks (5x5, batch norm) and a 128-unit feature layer; outputs logits for the 10 digits."""
+    """Two conv blocks (5x5, batch norm) and a FEATURE_WIDTH feature layer; outputs logits for the digits."""
     import keras
 
     layers = keras.layers
@@ -60,7 +59,7 @@ def build_classifier(seed: int = 0):
             layers.Dropout(0.3, seed=seed, name="dropout1"),
             layers.Dense(FEATURE_WIDTH, activation="relu", name=FEATURES_LAYER),
             layers.Dropout(0.3, seed=seed + 1, name="dropout2"),
-            layers.Dense(NUM_DIGITS, name="logits"),
+            layers.Dense(NUM_CLASSES, name="logits"),
         ],
         name="mnist_classifier",
     )
@@ -70,26 +69,25 @@ def train_classifier(path: str | Path, *, epochs: int = EPOCHS, n_train: int | N
                      seed: int = 0) -> float:
     """Train on MNIST's training set, save to `path`, return the test accuracy.
 
-    Seeds every RNG and turns on TensorFlow's op determinism for the rest of the process, so it is
-    meant for a process of its own: `load_classifier` runs it as `python -m helpers.classifier`.
+    Seeds every RNG (it is meant for a process of its own: `load_classifier` runs it as
+    `python -m helpers.classifier`) and uses TensorFlow's deterministic kernels while it trains.
     """
     import keras
-    import tensorflow as tf
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    keras.utils.set_random_seed(seed)  # weights, dropout, shifts and the shuffling order
-    tf.config.experimental.enable_op_determinism()
+    seed_everything(seed, deterministic_ops=False)  # weights, dropout, shifts, shuffling (kernels: below)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     if n_train is not None:
         x_train, y_train = x_train[:n_train], y_train[:n_train]
-    model = build_classifier(seed)
-    steps = epochs * -(-len(x_train) // BATCH_SIZE)
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit(to_float(x_train), y_train, epochs=epochs, batch_size=BATCH_SIZE, shuffle=True, verbose=2)
-    _, accuracy = model.evaluate(to_float(x_test), y_test, verbose=0)
+    with deterministic_ops():
+        model = build_classifier(seed)
+        steps = epochs * -(-len(x_train) // BATCH_SIZE)
+        schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
+        model.compile(optimizer=keras.optimizers.Adam(schedule),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        model.fit(to_float(x_train), y_train, epochs=epochs, batch_size=BATCH_SIZE, shuffle=True, verbose=2)
+        _, accuracy = model.evaluate(to_float(x_test), y_test, verbose=0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{os.getpid()}.{path.name}")  # a cache is never half written
@@ -162,11 +160,11 @@ class GeneratorScores:
     """How well conditional samples match their labels and the real test images."""
 
     accuracy: float  # share of samples the classifier assigns to the requested label
-    per_class: np.ndarray  # (10,) that share for each requested digit
+    per_class: np.ndarray  # (NUM_CLASSES,) that share for each requested digit
     frechet: float  # Fréchet distance of classifier features, samples vs half of the test set
     frechet_floor: float  # the same distance between the two halves of the test set
     sharpness: float  # evaluate.sharpness of the samples over that of the test images (1 = as sharp)
-    diversity_per_class: np.ndarray  # (10,) mean pairwise feature distance within a digit, samples / test
+    diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise feature distance per digit, samples / test
 
     @property
     def frechet_ratio(self) -> float:
@@ -211,8 +209,10 @@ def score_samples(classifier, images: np.ndarray, labels: np.ndarray, test_image
     for name, values, n in (("labels", labels, len(images)), ("test_labels", test_labels, len(test_images))):
         if values.shape != (n,) or not np.issubdtype(values.dtype, np.integer):
             raise ValueError(f"{name} must be integers of shape ({n},), got {values.dtype} {values.shape}")
-        if values.min() < 0 or values.max() > 9 or np.bincount(values, minlength=10).min() < 2:
-            raise ValueError(f"{name} must be digits 0-9 and cover all ten, each at least twice")
+        counts = np.bincount(values, minlength=NUM_CLASSES) if values.min() >= 0 else None
+        if counts is None or len(counts) > NUM_CLASSES or counts.min() < 2:
+            raise ValueError(f"{name} must be digits 0-{NUM_CLASSES - 1} and cover all of them, each at "
+                             "least twice")
     predicted = predict_digits(classifier, images)
     half_a, half_b = np.array_split(np.random.default_rng(seed).permutation(len(test_images)), 2)
     real = classifier_features(classifier, test_images)
@@ -225,7 +225,8 @@ def score_samples(classifier, images: np.ndarray, labels: np.ndarray, test_image
         frechet_floor=frechet_distance_of_features(real[half_a], real[half_b]),
         sharpness=sharpness(fake_images) / sharpness(real_images),
         diversity_per_class=np.array([mean_pairwise_distance(fake[labels == d])
-                                      / mean_pairwise_distance(real[test_labels == d]) for d in range(10)]),
+                                      / mean_pairwise_distance(real[test_labels == d])
+                                      for d in range(NUM_CLASSES)]),
     )
 
 

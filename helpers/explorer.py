@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from helpers.plots import as_images, plot_latent_scatter
+from helpers.data import as_unit_images
+from helpers.plots import plot_latent_scatter
 
 Decoder = Callable[[np.ndarray], np.ndarray]
 
@@ -30,7 +31,7 @@ def _check_point(point) -> np.ndarray:
 def decode_point(decode: Decoder, point) -> np.ndarray:
     """The 28 x 28 image that `decode` (codes (n, 2) -> images) gives for one latent point."""
     z = _check_point(point)
-    images = as_images(np.asarray(decode(z[None, :])), name="decoded image")
+    images = as_unit_images(np.asarray(decode(z[None, :])), name="decoded image")
     if len(images) != 1:
         raise ValueError(f"decode returned {len(images)} images for 1 point")
     return images[0]

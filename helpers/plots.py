@@ -13,32 +13,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-DIGIT = 28
+from helpers.data import IMAGE_SHAPE, as_unit_images
+
+DIGIT = IMAGE_SHAPE[0]  # pixels per side of an MNIST digit
 DIGIT_COLORS = plt.get_cmap("tab10")
-
-
-def as_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
-    """Images as float (N, 28, 28) in [0, 1], from (N, 784), (N, 28, 28[, 1]), uint8 or float."""
-    x = np.asarray(images)
-    if x.ndim == 2 and x.shape[1] == DIGIT * DIGIT:
-        x = x.reshape(-1, DIGIT, DIGIT)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim != 3 or x.shape[1:] != (DIGIT, DIGIT):
-        raise ValueError(f"{name}: expected (N, 28, 28), (N, 28, 28, 1) or (N, 784), got {x.shape}")
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {x.dtype}")
-    if x.size and (not np.isfinite(x).all() or x.min() < -1e-6 or x.max() > 1 + 1e-6):
-        raise ValueError(f"{name}: float pixels must be finite and in [0, 1]; "
-                         "pass probabilities (apply the sigmoid to logits first)")
-    return np.clip(x, 0.0, 1.0)
 
 
 def tile(images: np.ndarray, ncols: int, *, pad: int = 1) -> np.ndarray:
     """Tile (N, 28, 28) images into one 2-D canvas of ncols columns, with `pad` blank pixels."""
-    x = as_images(images)
+    x = as_unit_images(images)
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1, got {ncols}")
     nrows = -(-len(x) // ncols)
@@ -62,7 +45,7 @@ def plot_image_grid(
     cell_inches: float = 0.6,
 ) -> Figure:
     """Images in a grid of ncols columns, with optional row/column labels on the axes."""
-    x = as_images(images)
+    x = as_unit_images(images)
     nrows = -(-len(x) // ncols)
     for labels, count, what in ((row_labels, nrows, "row"), (col_labels, ncols, "column")):
         if labels is not None and len(labels) != count:
@@ -92,7 +75,7 @@ def plot_image_rows(
         raise ValueError("rows must hold at least one named array of images")
     stacked = []
     for name, images in rows.items():
-        x = as_images(images, name=name)
+        x = as_unit_images(images, name=name)
         if len(x) < n:
             raise ValueError(f"{name}: need at least {n} images, got {len(x)}")
         stacked.append(x[:n])
@@ -164,7 +147,7 @@ def decode_grid(
         raise ValueError("grid_x and grid_y must be non-empty 1-D arrays")
     xs, ys = np.meshgrid(grid_x, grid_y[::-1])
     points = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
-    images = as_images(np.asarray(decode(points)), name="decoded images")
+    images = as_unit_images(np.asarray(decode(points)), name="decoded images")
     if len(images) != len(points):
         raise ValueError(f"decode returned {len(images)} images for {len(points)} points")
     return images.reshape(len(grid_y), len(grid_x), DIGIT, DIGIT)

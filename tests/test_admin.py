@@ -2,13 +2,13 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from helpers import admin
+from helpers.config import project_root
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 

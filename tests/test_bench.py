@@ -8,6 +8,7 @@ import pytest
 from benchmarks import bench
 from helpers.config import course_seed
 from helpers.expect import expect
+from helpers.training import History
 
 # Least gain of the smoke run's single epoch over the untrained model (make margins measures the spread).
 # Over 5 seeds: reference 175 to 210 nats (sd 13), course 256 to 313 (sd 24); untrained: about 0.
@@ -53,8 +54,9 @@ def test_conditional_scores_are_collected_and_tabulated(tmp_path):
         folder = tmp_path / name / "full"
         folder.mkdir(parents=True)
         (folder / "scores.json").write_text(json.dumps(scores))
-    history = {"epochs": [{"epoch": e, "seconds": 40.0, "accuracy": 0.9} for e in (1, 2, 3)], "curves": []}
-    (tmp_path / "07_cgan" / "full" / "history.json").write_text(json.dumps(history))
+    history = History(epochs=[{"epoch": e, "seconds": 40.0, "accuracy": 0.9} for e in (1, 2, 3)])
+    (tmp_path / "07_cgan" / "full" / "training" / "a1b2c3").mkdir(parents=True)
+    (tmp_path / "07_cgan" / "full" / "training" / "a1b2c3" / "history.json").write_text(history.to_json())
 
     collected = bench.collect_conditional(tmp_path, "full", {"cvae": 200.0, "cgan": 1000.0})
     assert collected["cgan"]["train_seconds"] == 120.0 and collected["cgan"]["epochs"] == 3

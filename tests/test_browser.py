@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import output_dir
+from helpers.config import output_path, project_root
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project_root()
 NOTEBOOK = "01_autoencoder.ipynb"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -139,7 +139,8 @@ def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
         widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
         if widths:
             images.last.scroll_into_view_if_needed()
-        screenshot = output_dir("browser") / f"{Path(NOTEBOOK).stem}.png"
+        screenshot = output_path("browser") / f"{Path(NOTEBOOK).stem}.png"
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot))
         browser.close()
 

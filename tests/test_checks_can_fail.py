@@ -3,17 +3,17 @@ notebook itself, fails for a plausible mistake (an untrained model, labels ignor
 
 import ast
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks import bench
 from helpers import classifier
+from helpers.config import project_root
 from helpers.data import make_dataset
 from helpers.expect import expect
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project_root()
 
 
 def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") -> float:

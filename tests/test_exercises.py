@@ -2,15 +2,15 @@
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from helpers import admin, checks
+from helpers.config import project_root
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KEY_CHECKS = {"check_reparameterize", "check_kl", "check_elbo", "check_discriminator_loss"}
 

@@ -3,17 +3,18 @@ import numpy as np
 import pytest
 
 from helpers import plots
+from helpers.data import as_unit_images
 
 
 def _labels(ax):
     return ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
 
 
-def test_as_images_accepts_the_common_layouts():
+def test_as_unit_images_accepts_the_common_layouts():
     flat = np.random.default_rng(0).random((3, 784))
-    assert plots.as_images(flat).shape == (3, 28, 28)
-    assert plots.as_images(flat.reshape(3, 28, 28, 1)).shape == (3, 28, 28)
-    assert plots.as_images(np.full((2, 28, 28), 255, np.uint8)).max() == 1.0
+    assert as_unit_images(flat).shape == (3, 28, 28)
+    assert as_unit_images(flat.reshape(3, 28, 28, 1)).shape == (3, 28, 28)
+    assert as_unit_images(np.full((2, 28, 28), 255, np.uint8)).max() == 1.0
 
 
 @pytest.mark.parametrize(
@@ -25,9 +26,9 @@ def test_as_images_accepts_the_common_layouts():
         (np.zeros((1, 28, 28), dtype=bool), "uint8 or float"),
     ],
 )
-def test_as_images_rejects_bad_input(images, message):
+def test_as_unit_images_rejects_bad_input(images, message):
     with pytest.raises(ValueError, match=message):
-        plots.as_images(images)
+        as_unit_images(images)
 
 
 def test_tile_places_each_image_in_its_cell():
