@@ -86,7 +86,7 @@ def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "")
     """The margins table, weakest check first."""
     lines = [f"Quick mode, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
              f"Spread: standard deviation over seeds. Margin: worst value to bound. "
-             f"Rule: margin >= {REQUIRED_RATIO:.0f} x spread. Full-mode bounds (by_mode's full=) are not "
+             f"Rule: margin >= {REQUIRED_RATIO:.0f} x spread. Full-mode bounds (RUN.by_mode's full=) are not "
              f"measured here: the committed full runs show them.{note}", "",
              "| check | bound | worst value seen | spread | margin | margin / spread |",
              "|---|---|---|---|---|---|"]
