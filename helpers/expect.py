@@ -13,8 +13,11 @@ import math
 from helpers.config import check_log_path, course_seed, is_quick
 
 
-def expect(name: str, value: float, *, above: float | None = None, below: float | None = None) -> float:
-    """Assert above < value < below (either bound may be omitted); return the value."""
+def expect(name: str, value: float, *, above: float | None = None, below: float | None = None) -> None:
+    """Assert above < value < below (either bound may be omitted).
+
+    It returns nothing, so that a notebook cell ending with a check shows no stray number.
+    """
     if above is None and below is None:
         raise ValueError(f"{name}: give a bound, above= or below=")
     value = float(value)
@@ -25,7 +28,6 @@ def expect(name: str, value: float, *, above: float | None = None, below: float 
         raise AssertionError(f"{name} is {value}, not a finite number (expected {wanted})")
     if (above is not None and not value > above) or (below is not None and not value < below):
         raise AssertionError(f"{name} = {value:.6g}, expected {wanted}")
-    return value
 
 
 def _log(name: str, value: float, above: float | None, below: float | None) -> None:
