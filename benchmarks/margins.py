@@ -113,6 +113,12 @@ def main() -> int:
         parser.error("give at least two seeds: the spread needs them")
     if args.notebooks and args.part != "all":
         parser.error("--notebooks re-measures notebooks only; leave --part out")
+    if args.notebooks and not (args.out / "margins.json").exists():
+        parser.error(f"--notebooks updates the rows of an existing table, and {args.out / 'margins.json'} "
+                     "does not exist: run `make margins` first")
+    unknown = [name for name in args.notebooks or [] if not (ROOT / "notebooks" / f"{name}.ipynb").exists()]
+    if unknown:
+        parser.error(f"no such notebook(s) under notebooks/: {', '.join(unknown)} (give names like 07_cgan)")
     start, records, exit_codes = time.perf_counter(), [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:

@@ -172,6 +172,11 @@ class GeneratorScores:
         return self.frechet / self.frechet_floor
 
     @property
+    def share_of_digits_at_twice_chance(self) -> float:
+        """Share of digits classified as requested at least twice as often as chance (1 = every digit)."""
+        return float(np.mean(self.per_class >= 2 / len(self.per_class)))
+
+    @property
     def diversity(self) -> float:
         """Mean over digits of the diversity ratio (1 = as varied as real digits, 0 = one image)."""
         return float(np.mean(self.diversity_per_class))

@@ -125,3 +125,10 @@ def test_an_unloadable_cache_says_what_to_do(tmp_path):
     broken.write_bytes(b"not a keras file")
     with pytest.raises(RuntimeError, match="delete the file to train it again"):
         classifier.load_classifier(path=broken)
+
+
+def test_share_of_digits_at_twice_chance_counts_digits_not_samples():
+    per_class = np.array([1.0, 0.9, 0.2, 0.19, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5])  # 2 of 10 below 2/10
+    scores = classifier.GeneratorScores(accuracy=0.5, per_class=per_class, frechet=1.0, frechet_floor=1.0,
+                                        sharpness=1.0, diversity_per_class=np.ones(10))
+    assert scores.share_of_digits_at_twice_chance == pytest.approx(0.8)  # 0.2 itself counts
