@@ -174,3 +174,42 @@ def mean_pairwise_distance(features: np.ndarray) -> float:
     dist = np.sqrt(np.clip(squared[:, None] + squared[None, :] - 2 * f @ f.T, 0, None))
     np.fill_diagonal(dist, 0.0)  # a vector and itself are not a pair
     return float(dist.sum() / (len(f) * (len(f) - 1)))
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of a (n, d) and b (m, d): shape (n, m)."""
+    return np.clip(np.sum(a**2, axis=1)[:, None] + np.sum(b**2, axis=1)[None, :] - 2 * a @ b.T, 0, None)
+
+
+def _kth_neighbour_radii(points: np.ndarray, k: int, chunk: int) -> np.ndarray:
+    """Distance from each point to its k-th nearest other point in the same set."""
+    radii = np.empty(len(points))
+    for start in range(0, len(points), chunk):
+        d2 = _squared_distances(points[start:start + chunk], points)
+        radii[start:start + chunk] = np.sqrt(np.partition(d2, k, axis=1)[:, k])  # column 0: the point itself
+    return radii
+
+
+def _share_inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int) -> float:
+    """Share of the points that fall inside at least one ball (centre, radius)."""
+    inside = [np.any(_squared_distances(points[s:s + chunk], centres) <= radii[None, :] ** 2, axis=1)
+              for s in range(0, len(points), chunk)]
+    return float(np.mean(np.concatenate(inside)))
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, *, k: int = 3,
+                     chunk: int = 1000) -> tuple[float, float]:
+    """Improved precision and recall of fake vs real feature vectors (Kynkäänniemi et al., 2019).
+
+    Each set's manifold is the union of balls around its points, each reaching to the point's k-th
+    nearest neighbour. Precision is the share of fake points inside the real manifold (fidelity);
+    recall is the share of real points inside the fake manifold (coverage).
+    """
+    real, fake = _as_matrix(real, "real").astype(np.float64), _as_matrix(fake, "fake").astype(np.float64)
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real and fake features must have the same width, got {real.shape}, {fake.shape}")
+    if not 1 <= k < min(len(real), len(fake)):
+        raise ValueError(f"k must be at least 1 and below both set sizes ({len(real)}, {len(fake)}), got {k}")
+    precision = _share_inside(fake, real, _kth_neighbour_radii(real, k, chunk), chunk)
+    recall = _share_inside(real, fake, _kth_neighbour_radii(fake, k, chunk), chunk)
+    return precision, recall

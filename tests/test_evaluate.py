@@ -136,3 +136,48 @@ def test_mean_pairwise_distance_matches_known_values(seed):
     expect("mean pairwise distance of Gaussian vectors, relative error", abs(error), below=0.01)
     with pytest.raises(ValueError, match="at least 2"):
         evaluate.mean_pairwise_distance(x[:1])
+
+
+def _precision_recall_by_brute_force(real, fake, k):
+    def radii(x):
+        d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+        return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+
+    def share_inside(points, centres, r):
+        return np.mean((np.linalg.norm(points[:, None] - centres[None], axis=-1) <= r[None]).any(axis=1))
+
+    return share_inside(fake, real, radii(real)), share_inside(real, fake, radii(fake))
+
+
+def test_precision_recall_matches_the_definition_whatever_the_chunk():
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(120, 5)), rng.normal(0.5, 1.3, size=(90, 5))
+    expected = _precision_recall_by_brute_force(real, fake, k=3)
+    for chunk in (7, 1000):
+        assert evaluate.precision_recall(real, fake, k=3, chunk=chunk) == pytest.approx(expected, abs=1e-12)
+    assert 0 < expected[0] < 1 and 0 < expected[1] < 1  # neither share is trivial here
+
+
+def test_precision_recall_separate_fidelity_from_coverage(seed):
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(2000, 8))
+    precision, recall = evaluate.precision_recall(real, rng.normal(size=(2000, 8)))
+    expect("precision of a second sample of the real distribution", precision, above=0.8)
+    expect("recall of a second sample of the real distribution", recall, above=0.8)
+    precision, recall = evaluate.precision_recall(real, 0.3 * rng.normal(size=(2000, 8)))
+    expect("precision of samples collapsed near the mode", precision, above=0.95)  # each one plausible
+    expect("recall of samples collapsed near the mode", recall, below=0.1)  # but most of the data missed
+    noisy = rng.normal(size=(2000, 8)) + rng.normal(size=(2000, 8))
+    precision, recall = evaluate.precision_recall(real, noisy)
+    expect("precision of real samples plus noise", precision, below=0.75)  # noise leaves the data's manifold
+    expect("recall of real samples plus noise", recall, above=0.95)
+
+
+def test_precision_recall_rejects_bad_input():
+    x = np.zeros((10, 4))
+    with pytest.raises(ValueError, match="same width"):
+        evaluate.precision_recall(x, np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="k must be"):
+        evaluate.precision_recall(x, x, k=10)
+    with pytest.raises(ValueError, match="float"):
+        evaluate.precision_recall(x.astype(int), x)
