@@ -66,8 +66,8 @@ unit: setup  ## Unit tests of helpers only
 lint: setup  ## ruff on the package, the tests, the benchmarks and the notebooks' code
 	$(BIN)/ruff check helpers tests benchmarks notebooks
 
-margins: setup $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min)
-	$(BIN)/python -m benchmarks.margins $(if $(SEEDS),--seeds $(SEEDS),)
+margins: setup $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS="05_conv_vae 07_cgan" re-measures a subset)
+	$(BIN)/python -m benchmarks.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
 bench: setup  ## Benchmarks (conv VAE vs the TF tutorial; scores of 06-07): results.* and the README table
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),)

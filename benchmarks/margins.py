@@ -113,9 +113,10 @@ def main() -> int:
         parser.error("give at least two seeds: the spread needs them")
     if args.notebooks and args.part != "all":
         parser.error("--notebooks re-measures notebooks only; leave --part out")
-    if args.notebooks and not (args.out / "margins.json").exists():
-        parser.error(f"--notebooks updates the rows of an existing table, and {args.out / 'margins.json'} "
-                     "does not exist: run `make margins` first")
+    partial = bool(args.notebooks) or args.part != "all"
+    if partial and not (args.out / "margins.json").exists():
+        parser.error(f"--notebooks and --part update the rows of an existing table, and "
+                     f"{args.out / 'margins.json'} does not exist: run `make margins` first")
     unknown = [name for name in args.notebooks or [] if not (ROOT / "notebooks" / f"{name}.ipynb").exists()]
     if unknown:
         parser.error(f"no such notebook(s) under notebooks/: {', '.join(unknown)} (give names like 07_cgan)")
@@ -135,32 +136,54 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = {"seeds": args.seeds, "minutes": minutes, "pytest_exit_codes": exit_codes, "rows": rows}
     note = ""
-    if args.notebooks:
-        result, note = merge_remeasured(json.loads((args.out / "margins.json").read_text()), result,
-                                        args.notebooks)
+    if partial:
+        what = [f"notebooks/{name}" for name in args.notebooks] if args.notebooks else [args.part]
+        result, note = merge_remeasured(json.loads((args.out / "margins.json").read_text()), result, what)
         rows = result["rows"]
     (args.out / "margins.json").write_text(json.dumps(result, indent=1))
     table = markdown(rows, result["seeds"], result["minutes"], note)
     (args.out / "margins.md").write_text(table)
     print(table)
-    if args.part == "all":
-        write_readme_summary(rows, README)
+    write_readme_summary(rows, README)
     weak = [row["check"] for row in rows if not row["ok"]]
     print(f"{len(rows)} checks; not ok: {weak or 'none'}; pytest exit codes {exit_codes}")
     return 0 if not weak and not any(exit_codes.values()) else 1
 
 
-def merge_remeasured(previous: dict, new: dict, notebooks: list[str]) -> tuple[dict, str]:
-    """The previous table with the rows of `notebooks` (names start "NN ") replaced by a new run's."""
-    prefixes = tuple(f"{name[:2]} " for name in notebooks)
-    kept = [row for row in previous["rows"] if not row["check"].startswith(prefixes)]
+def is_notebook_check(check: str) -> bool:
+    """Notebook checks are named after their notebook ("05 conv VAE, ..."); unit tests' checks are not."""
+    return check[:2].isdigit() and check[2:3] == " "
+
+
+def remeasured_by(check: str, what: list[str]) -> bool:
+    """Whether a re-run of `what` ("tests", "notebooks" or "notebooks/NN_name" items) measures `check`."""
+    for item in what:
+        if item == "tests" and not is_notebook_check(check):
+            return True
+        if item == "notebooks" and is_notebook_check(check):
+            return True
+        if item.startswith("notebooks/") and check.startswith(item.removeprefix("notebooks/")[:2] + " "):
+            return True
+    return False
+
+
+def merge_remeasured(previous: dict, new: dict, what: list[str]) -> tuple[dict, str]:
+    """The previous table with the rows that re-running `what` measures replaced by the new run's."""
+    kept = [row for row in previous["rows"] if not remeasured_by(row["check"], what)]
     rows = sorted(kept + new["rows"], key=lambda row: row["ratio"])
     remeasured = [*previous.get("remeasured", []),
-                  {"notebooks": notebooks, "seeds": new["seeds"], "minutes": new["minutes"],
+                  {"what": what, "seeds": new["seeds"], "minutes": new["minutes"],
                    "pytest_exit_codes": new["pytest_exit_codes"]}]
-    note = "".join(f" The rows of {', '.join(r['notebooks'])} were re-measured afterwards, alone (seeds "
+    note = "".join(f" The rows of {', '.join(_names(r))} were re-measured afterwards, alone (seeds "
                    f"{', '.join(map(str, r['seeds']))}, {r['minutes']:.0f} min)." for r in remeasured)
     return {**previous, "rows": rows, "remeasured": remeasured}, note
+
+
+def _names(entry: dict) -> list[str]:
+    """What a re-measure ran, readably (older tables list notebook names under "notebooks")."""
+    items = entry.get("what") or [f"notebooks/{name}" for name in entry["notebooks"]]
+    return [{"tests": "the unit tests", "notebooks": "all notebooks"}.get(i, i.removeprefix("notebooks/"))
+            for i in items]
 
 
 def write_readme_summary(rows: list[dict], readme: Path) -> None:
