@@ -1,4 +1,4 @@
-"""Shared fixtures: a headless matplotlib backend and the real (cached) MNIST arrays."""
+"""Shared fixtures: a headless matplotlib backend, the real (cached) MNIST arrays, a brief classifier."""
 
 import matplotlib
 
@@ -7,7 +7,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from helpers.config import course_seed
+from helpers import classifier
+from helpers.config import course_seed, data_dir, is_quick
 from helpers.data import load_mnist
 
 
@@ -15,6 +16,31 @@ from helpers.data import load_mnist
 def mnist():
     """The verified MNIST arrays (prepared by `make setup`)."""
     return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def brief_classifier_path(tmp_path_factory):
+    """Where a briefly trained scoring classifier (2 epochs on 3,000 images) is cached for the tests."""
+    path = tmp_path_factory.mktemp("clf") / "clf.weights.h5"
+    classifier.load_classifier(path=path, epochs=2, n_train=3000, seed=course_seed(), verbose=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def brief_classifier(brief_classifier_path):
+    """That classifier, loaded (already far better than chance)."""
+    return classifier.load_classifier(path=brief_classifier_path, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def course_classifier():
+    """The course's own scoring classifier, as cached by `make test` (which prepares it before the suite)."""
+    path = data_dir() / classifier.CACHE_NAME
+    if not path.exists():
+        if is_quick():  # make test: the Makefile trains it first, so a missing cache is a bug
+            pytest.fail(f"the scoring classifier is missing ({path}): `make test` should have trained it")
+        pytest.skip(f"needs the course's scoring classifier ({path}): run `make test`, which trains it")
+    return classifier.load_classifier(path=path, verbose=False)
 
 
 @pytest.fixture

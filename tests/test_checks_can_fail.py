@@ -52,12 +52,6 @@ def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
         expect("untrained conv VAE, test ELBO", untrained, above=bound)
 
 
-@pytest.fixture(scope="module")
-def brief_classifier(tmp_path_factory):
-    return classifier.load_classifier(path=tmp_path_factory.mktemp("clf") / "clf.weights.h5", epochs=2,
-                                      n_train=3000, verbose=False)
-
-
 @pytest.mark.parametrize(("notebook", "name"), [("06_conditional_vae", "06 conditional VAE"),
                                                 ("07_cgan", "07 conditional GAN")])
 def test_a_generator_that_ignores_its_label_fails_the_accuracy_check(brief_classifier, mnist, notebook,

@@ -2,16 +2,13 @@ import numpy as np
 import pytest
 
 from helpers import classifier
-from helpers.config import course_seed
 from helpers.expect import expect
 
 
 @pytest.fixture(scope="module")
-def small_classifier(tmp_path_factory):
-    """A classifier trained briefly (2 epochs on 3,000 images), cached in a temporary folder."""
-    path = tmp_path_factory.mktemp("clf") / "clf.weights.h5"
-    model = classifier.load_classifier(path=path, epochs=2, n_train=3000, seed=course_seed(), verbose=False)
-    return path, model
+def small_classifier(brief_classifier_path, brief_classifier):
+    """The session's brief classifier (2 epochs on 3,000 images) and where it is cached."""
+    return brief_classifier_path, brief_classifier
 
 
 def test_classifier_is_cached_and_reloaded(small_classifier, mnist):

@@ -1,0 +1,88 @@
+"""Scores of generated digits against real ones: real digits score as real, and each kind of failure
+(wrong labels, added noise, blur, collapse) shows in the score that is there for it."""
+
+import numpy as np
+import pytest
+
+from helpers import scoring
+from helpers.data import to_float
+from helpers.expect import expect
+
+
+@pytest.fixture(scope="module")
+def reference(brief_classifier, mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    return scoring.real_digits(brief_classifier, x_train, y_train, x_test, y_test, seed=0)
+
+
+def training_digits_for(labels, y_train, seed):
+    """Indices of training digits with exactly these labels (a perfect generator's samples)."""
+    rng, picked = np.random.default_rng(seed), np.empty(len(labels), dtype=int)
+    for d in range(10):
+        picked[labels == d] = rng.choice(np.flatnonzero(y_train == d), np.sum(labels == d), replace=False)
+    return picked
+
+
+def test_the_reference_halves_hold_the_same_digits(reference, mnist):
+    _, (_, y_test) = mnist
+    counts = np.bincount(reference.labels, minlength=10)
+    assert np.all(np.abs(2 * counts - np.bincount(y_test, minlength=10)) <= 1)  # half of each digit
+    assert reference.features.shape == (len(reference.labels), 128)
+    assert reference.frechet_train_per_class.shape == (10,) and np.all(reference.frechet_train_per_class > 0)
+    assert 0 < reference.frechet_test < reference.frechet_train  # test halves are closer than train vs test
+
+
+def test_real_training_digits_score_like_real_digits(brief_classifier, reference, mnist, seed):
+    (x_train, y_train), _ = mnist
+    images = x_train[training_digits_for(reference.labels, y_train, seed)]
+    scores = scoring.score_generator(brief_classifier, images, reference.labels, reference)
+    expect("real training digits as samples, conditional accuracy", scores.accuracy, above=0.8)
+    expect("real training digits as samples, Fréchet distance / fair floor", scores.frechet_ratio,
+           above=0.5, below=1.5)  # another draw of the same kind of digits: about 1
+    expect("real training digits as samples, precision", scores.precision, above=0.6)
+    expect("real training digits as samples, recall", scores.recall, above=0.6)
+    expect("real training digits as samples, sharpness / real", scores.sharpness, above=0.9, below=1.1)
+    expect("real training digits as samples, diversity / real", scores.diversity, above=0.85, below=1.15)
+    assert scores.frechet_per_class.shape == (10,) and scores.per_class.shape == (10,)
+    assert {"accuracy", "worst_digit", "frechet_ratio", "precision", "recall"} <= set(scores.as_dict())
+    assert "precision" in scores.report("real")
+
+
+def test_added_noise_raises_sharpness_but_lowers_precision(course_classifier, mnist, seed):
+    (x_train, y_train), (x_test, y_test) = mnist
+    reference = scoring.real_digits(course_classifier, x_train, y_train, x_test, y_test, seed=seed)
+    rng = np.random.default_rng(seed)
+    clean = to_float(x_train[training_digits_for(reference.labels, y_train, seed)])
+    noisy = np.clip(clean + rng.normal(0, 0.3, clean.shape), 0, 1).astype("float32")
+    clean_scores = scoring.score_generator(course_classifier, clean, reference.labels, reference)
+    noisy_scores = scoring.score_generator(course_classifier, noisy, reference.labels, reference)
+    expect("noisy real digits, sharpness / that of the clean ones",
+           noisy_scores.sharpness / clean_scores.sharpness, above=1.5)  # sharpness alone rewards noise ...
+    expect("noisy real digits, precision / that of the clean ones",
+           noisy_scores.precision / clean_scores.precision, below=0.75)  # ... precision does not
+    expect("noisy real digits, Fréchet distance / fair floor", noisy_scores.frechet_ratio, above=20)
+
+
+def test_wrong_labels_and_collapse_score_badly(brief_classifier, reference, mnist, seed):
+    (x_train, y_train), _ = mnist
+    picked = training_digits_for((reference.labels + 1) % 10, y_train, seed)  # each digit drawn as d + 1
+    wrong = scoring.score_generator(brief_classifier, x_train[picked], reference.labels, reference)
+    expect("real digits with labels shifted by one, conditional accuracy", wrong.accuracy, below=0.2)
+    first_of_each = np.array([np.flatnonzero(y_train == d)[0] for d in range(10)])
+    collapsed = scoring.score_generator(brief_classifier, x_train[first_of_each[reference.labels]],
+                                        reference.labels, reference)
+    assert collapsed.diversity == pytest.approx(0.0, abs=1e-6)  # one image per digit
+    expect("one image per digit, recall", collapsed.recall, below=0.05)  # covers almost none of the data
+
+
+def test_bad_input_is_refused(brief_classifier, reference, mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    images = x_train[: len(reference.labels)]
+    with pytest.raises(ValueError, match=r"reference\.labels"):
+        scoring.score_generator(brief_classifier, images, np.sort(reference.labels), reference)
+    with pytest.raises(ValueError, match="images for"):
+        scoring.score_generator(brief_classifier, images[:10], reference.labels, reference)
+    with pytest.raises(ValueError, match="digits 0-9"):
+        scoring.real_digits(brief_classifier, x_train, y_train, x_test, y_test + 1)
+    with pytest.raises(ValueError, match="integers of shape"):
+        scoring.real_digits(brief_classifier, x_train, y_train[:10], x_test, y_test)
