@@ -13,7 +13,7 @@ LAYERS = {  # the table in ARCHITECTURE.md
     0: {"config", "progress", "evaluate", "vae", "gif", "targets"},
     1: {"data", "training", "expect"},
     2: {"plots", "classifier", "checks", "admin"},
-    3: {"explorer"},
+    3: {"explorer", "scoring"},
 }
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
 
