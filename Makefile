@@ -78,11 +78,8 @@ badges: setup  ## Point Colab badges and set-up cells at a fork: make badges REP
 student: setup  ## Student copies of the notebooks, solutions removed, in student/ (or OUT=folder)
 	$(BIN)/python -m helpers.admin student --out $(or $(OUT),student)
 
-execute: setup  ## Re-run every notebook in FULL mode and save the outputs in place (slow)
-	for nb in notebooks/*.ipynb; do \
-		COURSE_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
-	done
+execute: setup $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
+	$(BIN)/python -m benchmarks.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
 clean:  ## Remove generated outputs (keeps .venv and the data cache)
 	rm -rf outputs student .pytest_cache .ruff_cache

@@ -18,10 +18,8 @@ other part's previous results.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import reference
+from benchmarks.machine import machine_info
 from helpers import seed_everything
 from helpers.classifier import FEATURE_WIDTH
 from helpers.config import project_root
@@ -65,21 +64,6 @@ def load_course_model(notebook: Path = NOTEBOOK) -> dict:
     for source in sources:
         exec(compile(source, f"{notebook.name}[course-model]", "exec"), namespace)  # our own code
     return namespace
-
-
-def machine_info() -> dict:
-    """What the figures were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras": keras.__version__,
-            "date": dt.date.today().isoformat()}
 
 
 def train_reference(course: dict, cfg: dict, train_images: np.ndarray, test_ds) -> dict:

@@ -1,0 +1,60 @@
+"""`make execute` writes the measured running times where readers see them (the arithmetic and text only)."""
+
+import json
+import shutil
+
+import pytest
+
+from benchmarks import execute
+from helpers.config import project_root
+
+ROOT = project_root()
+
+
+def runs(*seconds):
+    machine = {"cpu": "test CPU", "cores": 2}
+    return [{"seconds": s, "date": "2026-11-26", "machine": machine} for s in seconds]
+
+
+def test_minutes_give_a_range_only_when_runs_differ():
+    assert execute.minutes(runs(240.0, 246.0)) == f"4.0{execute.DASH}4.1 min"
+    assert execute.minutes(runs(240.0, 241.0)) == "4.0 min"
+    assert execute.minutes([]) == "not measured yet"
+
+
+def test_record_keeps_the_last_runs():
+    kept = runs(*range(execute.KEEP))
+    assert [r["seconds"] for r in execute.record(kept, 99.0)] == [*range(1, execute.KEEP), 99.0]
+
+
+def test_every_notebook_has_a_running_time_line_and_the_readme_a_row():
+    timings = {"full": {n: runs(300.0) for n in execute.notebook_names()},
+               "quick": {n: runs(60.0, 90.0) for n in execute.notebook_names()}, "classifier": runs(800.0)}
+    for name in execute.notebook_names():
+        first = "".join(json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"][0]["source"])
+        assert execute.TIME_LINE.search(first), name
+        line = execute.time_line(name, timings)
+        assert f"1.0{execute.DASH}1.5 min in quick mode, 5.0 min in full mode" in line
+        assert ("13.3 min once" in line) == (name in execute.NEEDS_CLASSIFIER)
+    assert f"**{5 * len(execute.notebook_names()):.0f} min**" in execute.total_sentence(timings)
+
+
+def test_update_readme_rewrites_the_time_column_and_the_total(tmp_path):
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
+    names = execute.notebook_names()
+    timings = {"full": {n: runs(120.0) for n in names}, "quick": {n: runs(30.0) for n in names},
+               "classifier": []}
+    execute.update_readme(timings, readme)
+    text = readme.read_text()
+    for name in names:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name[:2]} |"))
+        assert row.split("|")[4] == " 0.5 min / 2.0 min "
+    assert f"**{2 * len(names)} min**" in text
+    execute.update_readme(timings, readme)
+    assert readme.read_text() == text  # a second run changes nothing
+
+
+def test_unknown_notebooks_are_refused():
+    with pytest.raises(SystemExit):
+        execute.main(["--notebooks", "99_nope", "--text-only"])
