@@ -45,6 +45,7 @@ NOTEBOOK = ROOT / "notebooks" / "05_conv_vae.ipynb"
 CONDITIONAL = {"cvae": "06_conditional_vae", "cgan": "07_cgan"}  # result key: notebook name
 README = ROOT / "README.md"
 MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
+CGAN_FIGURE = "cgan_curves.png"
 
 # The course model's batch size, learning rate and epochs come from notebook 05's settings cell.
 FULL = {"n_train": 60_000, "n_test": 10_000, "ref_epochs": reference.EPOCHS, "iwae_k": 200,
@@ -53,14 +54,17 @@ SMOKE = {"n_train": 4096, "n_test": 256, "ref_epochs": 1, "course_epochs": 1, "i
          "iwae_images": 32, "evals_per_epoch": 2}
 
 
-def load_course_model(notebook: Path = NOTEBOOK) -> dict:
-    """Execute the notebook's cells tagged `course-model` and return their namespace."""
+def load_course_model(notebook: Path = NOTEBOOK, extra: dict | None = None) -> dict:
+    """Execute the notebook's cells tagged `course-model` and return their namespace.
+
+    The namespace starts with keras, np and tf, plus `extra` (names the notebook's set-up cell defines).
+    """
     cells = json.loads(notebook.read_text())["cells"]
     sources = ["".join(c["source"]) for c in cells
                if "course-model" in c.get("metadata", {}).get("tags", [])]
     if not sources:
         raise ValueError(f"{notebook} has no cells tagged 'course-model'")
-    namespace = {"keras": keras, "np": np, "tf": tf}
+    namespace = {"keras": keras, "np": np, "tf": tf, **(extra or {})}
     for source in sources:
         exec(compile(source, f"{notebook.name}[course-model]", "exec"), namespace)  # our own code
     return namespace
@@ -244,10 +248,15 @@ def conditional_markdown(conditional: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    """The README tables: the VAE benchmark, then the conditional models if they were run."""
+    """The README tables: the VAE benchmark, the conditional models, and the CGAN race, if they were run."""
+    from benchmarks import cgan
+
     parts = [vae_markdown(results)] if "reference" in results else []
     if "conditional" in results:
         parts.append(conditional_markdown(results["conditional"]))
+    if "cgan" in results:
+        parts.append(cgan.markdown(results["cgan"]) + f"\n![The CGAN race's score curves]"
+                                                       f"(benchmarks/{CGAN_FIGURE})\n")
     return "\n".join(parts)
 
 
@@ -289,8 +298,8 @@ def write(results: dict, out_dir: Path, readme: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the machinery")
-    parser.add_argument("--part", choices=("all", "vae", "conditional"), default="all",
-                        help="run one part only; the other part's previous results are kept")
+    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan"), default="all",
+                        help="run one part only; the other parts' previous results are kept")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
     previous = args.out / "results.json"
@@ -300,6 +309,11 @@ def main() -> None:
     if args.part in ("all", "conditional"):
         results["conditional"] = run_conditional(smoke=args.smoke)
         results.setdefault("machine", machine_info())
+    if args.part in ("all", "cgan"):
+        from benchmarks import cgan  # imports notebook 07's model code only when asked
+
+        results["cgan"] = {**cgan.run_cgan(smoke=args.smoke), "machine": machine_info()}
+        cgan.figure(results["cgan"], args.out / CGAN_FIGURE, results["cgan"]["machine"])
     write(results, args.out, None if args.smoke else README)
 
 

@@ -199,17 +199,22 @@ def _share_inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, ch
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, *, k: int = 3,
                      chunk: int = 1000) -> tuple[float, float]:
-    """Improved precision and recall of fake vs real feature vectors (Kynkäänniemi et al., 2019).
+    """(precision, recall) of fake vs real feature vectors, (N, d) and (M, d) (Kynkäänniemi et al., 2019).
 
     Each set's manifold is the union of balls around its points, each reaching to the point's k-th
-    nearest neighbour. Precision is the share of fake points inside the real manifold (fidelity);
-    recall is the share of real points inside the fake manifold (coverage).
+    nearest *other* point of the same set. Precision is the share of fake points inside the real
+    manifold (fidelity); recall is the share of real points inside the fake manifold (coverage). Both
+    depend on the set sizes: compare sets of equal size.
     """
-    real, fake = _as_matrix(real, "real").astype(np.float64), _as_matrix(fake, "fake").astype(np.float64)
+    real, fake = _as_matrix(real, "real"), _as_matrix(fake, "fake")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and fake features must have the same width, got {real.shape}, {fake.shape}")
     if not 1 <= k < min(len(real), len(fake)):
         raise ValueError(f"k must be at least 1 and below both set sizes ({len(real)}, {len(fake)}), got {k}")
+    if chunk < 1:
+        raise ValueError(f"chunk (rows of distances computed at once) must be at least 1, got {chunk}")
+    centre = real.mean(axis=0)  # distances do not change; the Gram trick loses less precision
+    real, fake = real - centre, fake - centre
     precision = _share_inside(fake, real, _kth_neighbour_radii(real, k, chunk), chunk)
     recall = _share_inside(real, fake, _kth_neighbour_radii(fake, k, chunk), chunk)
     return precision, recall

@@ -72,8 +72,11 @@ def real_digits(classifier, train_images: np.ndarray, train_labels: np.ndarray, 
     half_a, half_b = np.sort(np.concatenate(half_a)), np.sort(np.concatenate(half_b))
     labels = test_labels[half_b]
     counts = np.bincount(labels, minlength=NUM_CLASSES)
-    if np.any(np.bincount(train_labels, minlength=NUM_CLASSES) < counts):
-        raise ValueError("the training set holds fewer examples of some digit than half the test set")
+    available = np.bincount(train_labels, minlength=NUM_CLASSES)
+    if np.any(available < counts):
+        d = int(np.argmax(available < counts))
+        raise ValueError(f"the training set holds {available[d]} examples of digit {d}, fewer than the "
+                         f"{counts[d]} of test half B")
     train_pick = np.empty(len(labels), dtype=int)  # training digits with B's labels, in B's order
     for d in range(NUM_CLASSES):
         train_pick[labels == d] = rng.choice(np.flatnonzero(train_labels == d), counts[d], replace=False)
@@ -147,10 +150,15 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
                     reference: RealDigits) -> GeneratorScores:
     """Score samples (N, 28, 28[, 1]) in [0, 1] generated for `labels`, which must be reference.labels."""
     labels = np.asarray(labels)
-    if labels.shape != reference.labels.shape or not np.array_equal(labels, reference.labels):
-        raise ValueError("generate one sample for each of reference.labels, in that order, so that the "
-                         f"classes match the real digits: got labels of shape {labels.shape}, expected "
-                         f"{reference.labels.shape}")
+    if labels.shape != reference.labels.shape:
+        raise ValueError(f"generate one sample for each of reference.labels ({len(reference.labels)}), in "
+                         f"that order, so that the classes match the real digits: got labels of shape "
+                         f"{labels.shape}")
+    if not np.array_equal(labels, reference.labels):
+        first = int(np.flatnonzero(labels != reference.labels)[0])
+        raise ValueError(f"labels must be reference.labels, in that order (the classes must match the real "
+                         f"digits): they differ first at index {first} ({labels[first]} vs "
+                         f"{reference.labels[first]})")
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images for {len(labels)} labels")
     features, predicted = classifier_features(classifier, images), predict_digits(classifier, images)
@@ -164,7 +172,8 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
         frechet_train_per_class=reference.frechet_train_per_class,
         precision=precision,
         recall=recall,
-        sharpness=sharpness(to_float(images)) / reference.sharpness,
+        sharpness=(sharpness(to_float(images)) / reference.sharpness if np.any(images)
+                   else float("nan")),  # blank images (a collapsed generator) have no edges to measure
         diversity_per_class=np.array([mean_pairwise_distance(features[labels == d])
                                       / reference.diversity_per_class[d] for d in range(NUM_CLASSES)]),
     )

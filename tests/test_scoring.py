@@ -29,7 +29,8 @@ def test_the_reference_halves_hold_the_same_digits(reference, mnist):
     assert np.all(np.abs(2 * counts - np.bincount(y_test, minlength=10)) <= 1)  # half of each digit
     assert reference.features.shape == (len(reference.labels), 128)
     assert reference.frechet_train_per_class.shape == (10,) and np.all(reference.frechet_train_per_class > 0)
-    assert 0 < reference.frechet_test < reference.frechet_train  # test halves are closer than train vs test
+    expect("test half A vs B, Fréchet distance / that of training digits vs B",
+           reference.frechet_test / reference.frechet_train, below=1.0)  # train and test differ a little
 
 
 def test_real_training_digits_score_like_real_digits(brief_classifier, reference, mnist, seed):
@@ -78,11 +79,26 @@ def test_wrong_labels_and_collapse_score_badly(brief_classifier, reference, mnis
 def test_bad_input_is_refused(brief_classifier, reference, mnist):
     (x_train, y_train), (x_test, y_test) = mnist
     images = x_train[: len(reference.labels)]
-    with pytest.raises(ValueError, match=r"reference\.labels"):
+    with pytest.raises(ValueError, match="differ first at index"):
         scoring.score_generator(brief_classifier, images, np.sort(reference.labels), reference)
+    with pytest.raises(ValueError, match="one sample for each"):
+        scoring.score_generator(brief_classifier, images[:10], reference.labels[:10], reference)
     with pytest.raises(ValueError, match="images for"):
         scoring.score_generator(brief_classifier, images[:10], reference.labels, reference)
     with pytest.raises(ValueError, match="digits 0-9"):
         scoring.real_digits(brief_classifier, x_train, y_train, x_test, y_test + 1)
     with pytest.raises(ValueError, match="integers of shape"):
         scoring.real_digits(brief_classifier, x_train, y_train[:10], x_test, y_test)
+    with pytest.raises(ValueError, match="integers of shape"):
+        scoring.real_digits(brief_classifier, x_train, y_train.astype(float), x_test, y_test)
+    few = np.flatnonzero(y_train != 3)[:1000]  # no 3s at all: fewer than half the test set's
+    with pytest.raises(ValueError, match="examples of digit"):
+        scoring.real_digits(brief_classifier, x_train[few], y_train[few], x_test, y_test)
+
+
+def test_the_fair_floor_compares_training_digits_of_the_same_classes(brief_classifier, mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    shifted = scoring.real_digits(brief_classifier, x_train, (y_train + 1) % 10, x_test, y_test, seed=0)
+    right = scoring.real_digits(brief_classifier, x_train, y_train, x_test, y_test, seed=0)
+    np.testing.assert_array_equal(shifted.labels, right.labels)  # the same test halves
+    assert np.all(shifted.frechet_train_per_class > 3 * right.frechet_train_per_class)  # other digits

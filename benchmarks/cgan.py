@@ -1,0 +1,243 @@
+"""`make bench PART=cgan`: notebook 07's conditional GAN against the Keras examples' recipe, side by side.
+
+Both generators train on MNIST's training split in the same process, for the same wall-clock budget,
+in alternating slices of a minute or so (so that a slow spell of the machine costs both the same).
+The course's model is not copied here: the cells of notebook 07 tagged `course-model` are executed,
+so the benchmark measures exactly what students read. The reference is benchmarks/keras_cgan.py.
+
+At regular points of each model's training time, training pauses and the generator is scored with
+helpers.scoring against half B of the test set, generating exactly that half's labels: conditional
+accuracy, worst digit, Fréchet distance as a multiple of the fair floor (training digits against the
+same test digits), precision and recall. Scoring time is not training time. The result: both score
+curves against training seconds, and the training time the course's model needs to reach all of the
+reference's final scores at once, as a share of the reference's time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from benchmarks import keras_cgan
+from benchmarks.bench import load_course_model
+from helpers.classifier import load_classifier
+from helpers.config import project_root
+from helpers.data import NUM_CLASSES, load_mnist, make_dataset, to_float
+from helpers.scoring import RealDigits, real_digits, score_generator
+
+NOTEBOOK = project_root() / "notebooks" / "07_cgan.ipynb"
+FULL = {"budget_seconds": 600.0, "slice_seconds": 60.0}  # each model trains 10 min, scored every minute
+SMOKE = {"budget_seconds": 12.0, "slice_seconds": 6.0, "n_train": 4096}
+# Scores in which higher is better, and the one in which lower is: "reached" means all at once.
+HIGHER_IS_BETTER = ("accuracy", "worst_digit", "precision", "recall")
+LOWER_IS_BETTER = ("frechet_ratio",)
+
+
+@dataclass
+class Contender:
+    """One generator in the race: its training step, its endless batches, its clock and its scores."""
+
+    name: str
+    step: Callable
+    batches: Iterator
+    generate: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (noise, labels) -> images in [0, 1]
+    noise_dim: int
+    steps_per_epoch: int
+    train_seconds: float = 0.0
+    steps: int = 0
+    curve: list[dict] = field(default_factory=list)
+
+    def train_for(self, seconds: float) -> None:
+        """Take training steps until `seconds` more of training time have passed."""
+        end = self.train_seconds + seconds
+        while self.train_seconds < end:
+            start = time.perf_counter()
+            images, labels = next(self.batches)
+            metrics = self.step(images, labels)
+            float(metrics["d_loss"])  # wait for the step to finish
+            self.train_seconds += time.perf_counter() - start
+            self.steps += 1
+
+
+COURSE_NAMES = ("BATCH_SIZE", "NOISE_DIM", "make_generator", "make_discriminator", "make_optimizer",
+                "make_train_step")  # what notebook 07's course-model cells must define
+
+
+def course_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray,
+                     seed: int) -> Contender:
+    """Notebook 07's networks, optimizers and step, built fresh by its course-model cells' functions.
+
+    make_generator() takes [noise, int labels] and gives images in [0, 1]; make_train_step(generator,
+    discriminator, generator_optimizer, discriminator_optimizer, seed) returns the step, which takes
+    (images, labels) and returns a dict with "d_loss".
+    """
+    missing = [name for name in COURSE_NAMES if name not in course]
+    if missing:
+        raise ValueError(f"notebook 07's course-model cells do not define {', '.join(missing)}")
+    generator, discriminator = course["make_generator"](), course["make_discriminator"]()
+    step = course["make_train_step"](generator, discriminator, course["make_optimizer"](),
+                                     course["make_optimizer"](), seed)
+    batch = course["BATCH_SIZE"]
+    dataset = make_dataset(train_images, train_labels, batch_size=batch, shuffle=True, seed=seed,
+                           drop_remainder=True).repeat()
+
+    def generate(noise, labels):
+        return generator.predict([noise, labels], batch_size=500, verbose=0)
+
+    return Contender("course (notebook 07)", step, iter(dataset), generate, course["NOISE_DIM"],
+                     len(train_images) // batch)
+
+
+def reference_contender(train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:
+    """The keras-io recipe: its networks, its step, and its input pipeline (a 1,024-image shuffle buffer)."""
+    generator, discriminator = keras_cgan.make_generator(), keras_cgan.make_discriminator()
+    step, _ = keras_cgan.make_train_step(generator, discriminator, seed)
+    dataset = (tf.data.Dataset.from_tensor_slices((to_float(train_images), train_labels.astype("int32")))
+               .shuffle(1024, seed=seed).batch(keras_cgan.BATCH_SIZE).repeat())
+
+    def generate(noise, labels):
+        return np.concatenate([keras_cgan.generate(generator, noise[i:i + 500], labels[i:i + 500]).numpy()
+                               for i in range(0, len(labels), 500)])
+
+    return Contender("keras-io recipe (reference)", step, iter(dataset), generate, keras_cgan.NOISE_DIM,
+                     -(-len(train_images) // keras_cgan.BATCH_SIZE))
+
+
+def score(contender: Contender, classifier, reference: RealDigits, seed: int) -> dict:
+    """The contender's scores now, on one sample per label of test half B (fixed noise)."""
+    noise = np.random.default_rng(seed).normal(size=(len(reference.labels), contender.noise_dim))
+    labels = reference.labels.astype("int32")
+    images = contender.generate(noise.astype("float32"), labels)
+    scores = score_generator(classifier, images, labels, reference)
+    return {"train_seconds": contender.train_seconds, "steps": contender.steps,
+            "epochs": contender.steps / contender.steps_per_epoch, "accuracy": scores.accuracy,
+            "worst_digit": scores.worst_digit, "frechet_ratio": scores.frechet_ratio,
+            "precision": scores.precision, "recall": scores.recall}
+
+
+def reaches(point: dict, target: dict) -> bool:
+    """Whether a score point is at least as good as the target in every score."""
+    return (all(point[k] >= target[k] for k in HIGHER_IS_BETTER)
+            and all(point[k] <= target[k] for k in LOWER_IS_BETTER))
+
+
+def race(contenders: list[Contender], classifier, reference: RealDigits, cfg: dict, seed: int) -> None:
+    """Train the contenders in alternating slices until each has had the budget; score after each slice."""
+    for contender in contenders:
+        contender.curve.append(score(contender, classifier, reference, seed))  # untrained
+    while any(c.train_seconds < cfg["budget_seconds"] for c in contenders):
+        for contender in contenders:
+            left = cfg["budget_seconds"] - contender.train_seconds
+            if left <= 0:
+                continue
+            contender.train_for(min(cfg["slice_seconds"], left))
+            contender.curve.append(score(contender, classifier, reference, seed))
+            p = contender.curve[-1]
+            print(f"{contender.name}: {p['train_seconds']:.0f} s, {p['steps']} steps, accuracy "
+                  f"{p['accuracy']:.3f}, worst {p['worst_digit']:.3f}, Fréchet {p['frechet_ratio']:.2f}x, "
+                  f"precision {p['precision']:.2f}, recall {p['recall']:.2f}", flush=True)
+
+
+def first_reach(curve: list[dict], target: dict) -> float | None:
+    """Training seconds of the first score point at least as good as the target in every score."""
+    return next((p["train_seconds"] for p in curve if reaches(p, target)), None)
+
+
+def final_scores(curve: list[dict], last: int = 3) -> dict:
+    """A model's final scores: the median of its last few points (one GAN point is noisy)."""
+    keys = (*HIGHER_IS_BETTER, *LOWER_IS_BETTER)
+    return {key: float(np.median([p[key] for p in curve[-last:]])) for key in keys}
+
+
+def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
+    """Race notebook 07's CGAN against the keras-io recipe and return the curves and the summary."""
+    cfg = SMOKE if smoke else FULL
+    keras.utils.set_random_seed(seed)
+    (all_train, all_labels), (test_images, test_labels) = load_mnist()
+    train_images, train_labels = all_train[: cfg.get("n_train")], all_labels[: cfg.get("n_train")]
+    classifier = load_classifier()
+    reference_digits = real_digits(classifier, all_train, all_labels, test_images, test_labels, seed=seed)
+    course = load_course_model(NOTEBOOK, extra={"NUM_CLASSES": NUM_CLASSES})
+    course_side = course_contender(course, train_images, train_labels, seed)
+    reference_side = reference_contender(train_images, train_labels, seed)
+    race([course_side, reference_side], classifier, reference_digits, cfg, seed)
+    target = final_scores(reference_side.curve)
+    course_reach = first_reach(course_side.curve, target)
+    reference_reach = first_reach(reference_side.curve, target)
+    seconds_per_step = reference_side.train_seconds / max(reference_side.steps, 1)
+    return {
+        "config": {**cfg, "seed": seed, "course_batch": course["BATCH_SIZE"],
+                   "reference_batch": keras_cgan.BATCH_SIZE, "label_layout": keras_cgan.LABEL_LAYOUT},
+        "course": {"curve": course_side.curve, "final": final_scores(course_side.curve),
+                   "seconds_to_reference_final": course_reach},
+        "reference": {"curve": reference_side.curve, "final": target, "seconds_to_its_final": reference_reach,
+                      "seconds_per_step": seconds_per_step,
+                      "projected_seconds_for_the_recipe": seconds_per_step * keras_cgan.RECIPE_STEPS_PER_EPOCH
+                      * keras_cgan.EPOCHS},
+        "time_ratio": (None if course_reach is None or not reference_reach
+                       else course_reach / reference_reach),
+    }
+
+
+def figure(results: dict, path: Path, machine: dict) -> None:
+    """Both score curves against training minutes, one panel per score, the reference's final as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("accuracy", "conditional accuracy"), ("worst_digit", "worst digit's accuracy"),
+              ("frechet_ratio", "Fréchet distance / fair floor"), ("precision", "precision"),
+              ("recall", "recall")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(19, 3.8))
+    for side, style in (("course", "o-"), ("reference", "s--")):
+        curve = results[side]["curve"]
+        minutes = [p["train_seconds"] / 60 for p in curve]
+        for ax, (key, _) in zip(axes, panels, strict=True):
+            ax.plot(minutes, [p[key] for p in curve], style, ms=4, label=side)
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        ax.axhline(results["reference"]["final"][key], color="grey", ls=":", lw=1,
+                   label="reference's final")
+        ax.set(title=label, xlabel=f"training time (min, {machine['cores']} CPU cores)", ylabel=label)
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Conditional GAN: notebook 07 (course) against the keras-io recipe (reference), "
+                 "the same training budget")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def markdown(results: dict) -> str:
+    """The README table: final scores, time to the reference's final scores, the recipe's own budget."""
+    c, r = results["course"], results["reference"]
+    budget = results["config"]["budget_seconds"] / 60
+
+    def reach(seconds):
+        return "not reached" if seconds is None else f"{seconds / 60:.1f} min"
+
+    ratio = "—" if results["time_ratio"] is None else f"{results['time_ratio']:.2f}x"
+    rows = [f"Each generator trained {budget:.0f} min in the same run (alternating one-minute slices), "
+            "scored every minute on one sample for each digit of half of the test set (final: the median "
+            "of the last 3 points). The reference is the keras-io recipe (benchmarks/keras_cgan.py).",
+            "",
+            "| | keras-io recipe (reference) | course, notebook 07 |",
+            "|---|---|---|",
+            f"| conditional accuracy | {r['final']['accuracy']:.2%} | {c['final']['accuracy']:.2%} |",
+            f"| worst digit's accuracy | {r['final']['worst_digit']:.2%} | {c['final']['worst_digit']:.2%} |",
+            f"| Fréchet distance / fair floor | {r['final']['frechet_ratio']:.1f}x "
+            f"| {c['final']['frechet_ratio']:.1f}x |",
+            f"| precision / recall | {r['final']['precision']:.2f} / {r['final']['recall']:.2f} "
+            f"| {c['final']['precision']:.2f} / {c['final']['recall']:.2f} |",
+            f"| training time to the reference's final scores | {reach(r['seconds_to_its_final'])} "
+            f"| {reach(c['seconds_to_reference_final'])} ({ratio}) |",
+            f"| the recipe's own 20 epochs at this speed | "
+            f"{r['projected_seconds_for_the_recipe'] / 3600:.1f} h | |",
+            ""]
+    return "\n".join(rows)

@@ -1,0 +1,59 @@
+"""The CGAN benchmark's reference (the keras-io recipe) and the race's bookkeeping."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from benchmarks import cgan, keras_cgan
+
+
+def test_the_recipe_shows_the_label_as_a_band_of_rows_and_planes_as_planes():
+    one_hot = tf.one_hot([3, 7], 10)
+    recipe = keras_cgan.label_channels(one_hot, "recipe").numpy()
+    assert recipe.shape == (2, 28, 28, 10)
+    for image, rows in zip(recipe, ([8, 9, 10, 11], [19, 20, 21, 22]), strict=True):
+        assert np.flatnonzero(image.sum(axis=(1, 2))).tolist() == rows  # 784 / 10 rows per digit
+    planes = keras_cgan.label_channels(one_hot, "planes").numpy()
+    assert np.all(planes[0, :, :, 3] == 1) and planes[0].sum() == 28 * 28
+    with pytest.raises(ValueError, match="layout"):
+        keras_cgan.label_channels(one_hot, "rows")
+
+
+def test_the_recipe_networks_have_its_shapes_and_size():
+    generator, discriminator = keras_cgan.make_generator(), keras_cgan.make_discriminator()
+    assert generator.input_shape == (None, 138) and generator.output_shape == (None, 28, 28, 1)
+    assert discriminator.input_shape == (None, 28, 28, 11) and discriminator.output_shape == (None, 1)
+    # Dense(138 -> 7*7*138), two Conv2DTranspose(128, 4x4), Conv2D(1, 7x7); Conv2D 64 and 128 (3x3), Dense(1)
+    assert generator.count_params() == (138 * 6762 + 6762) + (16 * 138 * 128 + 128) + (16 * 128 * 128 + 128) \
+        + (49 * 128 + 1)
+    assert discriminator.count_params() == (9 * 11 * 64 + 64) + (9 * 64 * 128 + 128) + (128 + 1)
+
+
+def test_a_recipe_step_updates_both_players(mnist):
+    generator, discriminator = keras_cgan.make_generator(), keras_cgan.make_discriminator()
+    step, optimizers = keras_cgan.make_train_step(generator, discriminator, seed=0)
+    (x, y), _ = mnist
+    before = [w.numpy().copy() for w in (generator.weights[0], discriminator.weights[0])]
+    losses = step(tf.constant(x[:16, ..., None] / 255, tf.float32), tf.constant(y[:16], tf.int32))
+    assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
+    after = [generator.weights[0].numpy(), discriminator.weights[0].numpy()]
+    assert all(not np.allclose(b, a) for b, a in zip(before, after, strict=True))
+    assert set(optimizers) == {"generator_optimizer", "discriminator_optimizer"}
+
+
+def point(seconds, accuracy, frechet, precision=0.8, recall=0.8):
+    return {"train_seconds": seconds, "accuracy": accuracy, "worst_digit": accuracy - 0.05,
+            "frechet_ratio": frechet, "precision": precision, "recall": recall}
+
+
+def test_reaching_needs_every_score_at_once():
+    target = point(600, 0.9, 3.0)
+    assert cgan.reaches(point(0, 0.95, 2.0), target)
+    assert not cgan.reaches(point(0, 0.95, 3.5), target)  # Fréchet distance too high
+    assert not cgan.reaches(point(0, 0.95, 2.0, recall=0.7), target)
+    curve = [point(60, 0.5, 9.0), point(120, 0.92, 3.2), point(180, 0.93, 2.9)]
+    assert cgan.first_reach(curve, target) == 180
+    assert cgan.first_reach(curve[:2], target) is None
+    final = cgan.final_scores([point(1, 0.1, 9.0), point(2, 0.9, 3.0), point(3, 0.8, 4.0),
+                               point(4, 0.85, 2.0)])
+    assert final["accuracy"] == pytest.approx(0.85) and final["frechet_ratio"] == pytest.approx(3.0)
