@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import linecache
 import os
 import tempfile
 import time
@@ -65,8 +66,11 @@ def load_course_model(notebook: Path = NOTEBOOK, extra: dict | None = None) -> d
     if not sources:
         raise ValueError(f"{notebook} has no cells tagged 'course-model'")
     namespace = {"keras": keras, "np": np, "tf": tf, **(extra or {})}
-    for source in sources:
-        exec(compile(source, f"{notebook.name}[course-model]", "exec"), namespace)  # our own code
+    for number, source in enumerate(sources):
+        filename = f"<{notebook.name}, course-model cell {number}>"
+        lines = source.splitlines(keepends=True)
+        linecache.cache[filename] = (len(source), None, lines, filename)  # AutoGraph reads the source
+        exec(compile(source, filename, "exec"), namespace)  # our own code
     return namespace
 
 
