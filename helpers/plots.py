@@ -118,10 +118,11 @@ def plot_latent_scatter(
     keep = slice(None) if len(codes) <= max_points else np.linspace(
         0, len(codes) - 1, max_points).astype(int)
     codes, labels = codes[keep], labels[keep]
-    for digit in np.unique(labels):
-        pts = codes[labels == digit]
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.6, color=DIGIT_COLORS(int(digit) % 10),
-                   label=str(digit), rasterized=True)
+    order = np.random.default_rng(0).permutation(len(codes))  # mixed, so no digit hides under another
+    colors = [DIGIT_COLORS(int(digit) % 10) for digit in labels[order]]
+    ax.scatter(codes[order, 0], codes[order, 1], s=3, alpha=0.6, c=colors, rasterized=True)
+    for digit in np.unique(labels):  # legend entries only
+        ax.scatter([], [], s=3, color=DIGIT_COLORS(int(digit) % 10), label=str(digit))
     ax.legend(title="digit", markerscale=4, loc="center left", bbox_to_anchor=(1.0, 0.5),
               frameon=False)
     if limits is not None:

@@ -68,7 +68,13 @@ def test_latent_scatter_colours_each_digit_and_labels_axes():
     fig = plots.plot_latent_scatter(codes, labels, title="Latent space", limits=(-4, 4))
     ax = fig.axes[0]
     assert _labels(ax) == ("Latent space", "$z_1$", "$z_2$")
-    assert len(ax.collections) == 10
+    points = ax.collections[0]  # every point in one layer, in mixed order: no digit hides under another
+    assert len(points.get_offsets()) == 500
+    colours = {tuple(c) for c in points.get_facecolors()}
+    assert len(colours) == 10  # one colour per digit
+    first_digits = [int(labels[np.flatnonzero((codes == xy).all(axis=1))[0]])
+                    for xy in points.get_offsets()[:30]]
+    assert len(set(first_digits)) > 5  # drawn mixed, not digit after digit
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [str(d) for d in range(10)]
     assert ax.get_xlim() == (-4, 4)
 
