@@ -26,7 +26,8 @@ from helpers.config import project_root
 
 ROOT = project_root()
 OUT = ROOT / "benchmarks"
-STATISTICAL_TESTS = ["tests/test_classifier.py", "tests/test_evaluate.py", "tests/test_bench.py"]
+STATISTICAL_TESTS = ["tests/test_classifier.py", "tests/test_evaluate.py", "tests/test_bench.py",
+                     "tests/test_scoring.py"]
 REQUIRED_RATIO = 3.0  # margin / spread
 README = ROOT / "README.md"
 MARKERS = ("<!-- margins:start -->", "<!-- margins:end -->")
@@ -106,13 +107,13 @@ def main() -> int:
     parser.add_argument("--part", choices=["all", "tests", "notebooks"], default="all",
                         help="what to run (the table in the README comes from 'all')")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", default=None,
-                        help="re-measure only these notebooks' checks (e.g. 07_cgan) and keep the other "
-                             "rows of the last table")
+                        help="re-measure only these notebooks' checks (e.g. 07_cgan), with --part tests the "
+                             "unit tests' too, and keep the other rows of the last table")
     args = parser.parse_args()
     if len(args.seeds) < 2:
         parser.error("give at least two seeds: the spread needs them")
-    if args.notebooks and args.part != "all":
-        parser.error("--notebooks re-measures notebooks only; leave --part out")
+    if args.notebooks and args.part == "notebooks":
+        parser.error("--notebooks names the notebooks to re-measure; leave --part notebooks out")
     partial = bool(args.notebooks) or args.part != "all"
     if partial and not (args.out / "margins.json").exists():
         parser.error(f"--notebooks and --part update the rows of an existing table, and "
@@ -127,8 +128,9 @@ def main() -> int:
             print(f"== seed {seed}", flush=True)
             targets = {"tests": STATISTICAL_TESTS, "notebooks": ["notebooks"],
                        "all": [*STATISTICAL_TESTS, "notebooks"]}[args.part]
-            if args.notebooks:
-                targets = [f"notebooks/{name}.ipynb" for name in args.notebooks]
+            if args.notebooks:  # these notebooks, and the unit tests too with --part tests
+                targets = ([*STATISTICAL_TESTS] if args.part == "tests" else []) + [
+                    f"notebooks/{name}.ipynb" for name in args.notebooks]
             exit_codes[seed] = run_seed(seed, log, Path(tmp) / f"seed-{seed}", targets)
             records += [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     minutes = (time.perf_counter() - start) / 60
@@ -137,7 +139,8 @@ def main() -> int:
     result = {"seeds": args.seeds, "minutes": minutes, "pytest_exit_codes": exit_codes, "rows": rows}
     note = ""
     if partial:
-        what = [f"notebooks/{name}" for name in args.notebooks] if args.notebooks else [args.part]
+        what = ([*(["tests"] if args.part == "tests" else []), *(f"notebooks/{n}" for n in args.notebooks)]
+                if args.notebooks else [args.part])
         result, note = merge_remeasured(json.loads((args.out / "margins.json").read_text()), result, what)
         rows = result["rows"]
     (args.out / "margins.json").write_text(json.dumps(result, indent=1))
