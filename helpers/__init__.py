@@ -9,6 +9,6 @@ evaluate (PCA, k-NN, Fréchet distance, per-class accuracy), classifier (a cache
 generators), expect (statistical checks that log their margins) and checks (exercise checks).
 """
 
-from helpers.config import RunContext, run_context, seed_everything
+from helpers.config import RunContext, display_path, run_context, seed_everything
 
-__all__ = ["RunContext", "run_context", "seed_everything"]
+__all__ = ["RunContext", "display_path", "run_context", "seed_everything"]

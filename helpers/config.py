@@ -67,6 +67,15 @@ def project_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
 
 
+def display_path(path: str | Path) -> str:
+    """A path as a notebook's reader should see it: relative to the checkout when inside it."""
+    root = project_root()
+    try:
+        return str(Path(path).resolve().relative_to(root)) if root is not None else str(path)
+    except ValueError:
+        return str(path)
+
+
 def _base_dir(env_var: str, name: str) -> Path:
     if os.environ.get(env_var):
         return Path(os.environ[env_var]).expanduser()

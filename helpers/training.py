@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.config import project_root
+from helpers.config import display_path
 from helpers.progress import Progress
 
 HISTORY_FILE = "history.json"
@@ -89,15 +89,6 @@ def configuration_key(config: Mapping[str, Any], trackables: Mapping[str, Any]) 
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def _readable(path: Path) -> str:
-    """A path as a reader of the notebook should see it: relative to the checkout when inside it."""
-    root = project_root()
-    try:
-        return str(Path(path).resolve().relative_to(root)) if root is not None else str(path)
-    except ValueError:
-        return str(path)
-
-
 class ResumableTraining:
     """Runs a training step over a dataset for a number of epochs, with checkpoints to resume from.
 
@@ -133,8 +124,8 @@ class ResumableTraining:
             self.history = History(epochs=[r for r in saved.epochs if r["epoch"] <= done],
                                    steps=[r for r in saved.steps if r["epoch"] <= done])
             if verbose:
-                print(f"Resuming after epoch {done} from {_readable(self.folder)} (FRESH_START = True starts "
-                      "over)")
+                print(f"Resuming after epoch {done} from {display_path(self.folder)} "
+                      "(FRESH_START = True starts over)")
 
     @property
     def epochs_done(self) -> int:

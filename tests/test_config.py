@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -119,3 +121,11 @@ def test_another_notebooks_context_shares_mode_and_seed(monkeypatch, tmp_path):
     other = config.run_context("07_cgan").of("06_conditional_vae")
     assert other.out == tmp_path / "06_conditional_vae" / "quick" and not other.out.exists()
     assert other.seed == config.course_seed()
+
+
+def test_display_path_is_relative_inside_the_checkout(tmp_path):
+    from helpers.config import display_path, project_root
+
+    inside = project_root() / "outputs" / "x" / "y.gif"
+    assert display_path(inside) == str(Path("outputs") / "x" / "y.gif")
+    assert display_path(tmp_path / "z.gif") == str(tmp_path / "z.gif")  # outside: unchanged
