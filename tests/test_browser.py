@@ -13,6 +13,7 @@ Debian/Ubuntu when it can: as root, or with password-less sudo).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -83,7 +84,8 @@ def jupyterlab(tmp_path):
         assert url, "JupyterLab did not print its URL with a token:\n" + "".join(log)[-3000:]
         yield url, log
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # the server may have died already: say why, above
+            os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
