@@ -51,6 +51,7 @@ class Contender:
     steps_per_epoch: int
     train_seconds: float = 0.0
     steps: int = 0
+    first_step_seconds: float | None = None  # tracing and XLA compilation, counted in train_seconds
     curve: list[dict] = field(default_factory=list)
 
     def train_for(self, seconds: float) -> None:
@@ -63,6 +64,8 @@ class Contender:
             float(metrics["d_loss"])  # wait for the step to finish
             self.train_seconds += time.perf_counter() - start
             self.steps += 1
+            if self.steps == 1:
+                self.first_step_seconds = self.train_seconds
 
 
 COURSE_NAMES = ("BATCH_SIZE", "NOISE_DIM", "make_generator", "make_discriminator", "make_optimizer",
@@ -175,8 +178,10 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
         "config": {**cfg, "seed": seed, "course_batch": course["BATCH_SIZE"],
                    "reference_batch": keras_cgan.BATCH_SIZE, "label_layout": keras_cgan.LABEL_LAYOUT},
         "course": {"curve": course_side.curve, "final": final_scores(course_side.curve),
-                   "seconds_to_reference_final": course_reach},
+                   "seconds_to_reference_final": course_reach,
+                   "first_step_seconds": course_side.first_step_seconds},
         "reference": {"curve": reference_side.curve, "final": target, "seconds_to_its_final": reference_reach,
+                      "first_step_seconds": reference_side.first_step_seconds,
                       "seconds_per_step": seconds_per_step,
                       "projected_seconds_for_the_recipe": seconds_per_step * keras_cgan.RECIPE_STEPS_PER_EPOCH
                       * keras_cgan.EPOCHS},
