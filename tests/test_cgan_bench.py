@@ -57,3 +57,19 @@ def test_reaching_needs_every_score_at_once():
     final = cgan.final_scores([point(1, 0.1, 9.0), point(2, 0.9, 3.0), point(3, 0.8, 4.0),
                                point(4, 0.85, 2.0)])
     assert final["accuracy"] == pytest.approx(0.85) and final["frechet_ratio"] == pytest.approx(3.0)
+
+
+def test_the_race_is_tabulated_and_drawn(tmp_path):
+    curve = [point(60 * i, 0.1 + 0.08 * i, 50.0 / (i + 1)) for i in range(11)]
+    reference = [point(60 * i, 0.1 + 0.05 * i, 80.0 / (i + 1)) for i in range(11)]
+    results = {"config": {"budget_seconds": 600.0},
+               "course": {"curve": curve, "final": cgan.final_scores(curve),
+                          "seconds_to_reference_final": 360.0},
+               "reference": {"curve": reference, "final": cgan.final_scores(reference),
+                             "seconds_to_its_final": 540.0, "projected_seconds_for_the_recipe": 7200.0},
+               "time_ratio": 360.0 / 540.0}
+    table = cgan.markdown(results)
+    assert "| training time to the reference's final scores | 9.0 min | 6.0 min (0.67x) |" in table
+    assert "2.0 h" in table
+    cgan.figure(results, tmp_path / "race.png", {"cores": 2})
+    assert (tmp_path / "race.png").stat().st_size > 10_000
