@@ -101,13 +101,15 @@ def minutes(runs: list[dict]) -> str:
 
 
 def time_line(name: str, timings: dict) -> str:
-    """The "Running time" sentence at the top of a notebook, from the recorded runs."""
-    quick, full = (minutes(timings[mode].get(name, [])) for mode in ("quick", "full"))
-    line = (f"*Running time on 2 CPU cores (measured, `make execute`):* {quick} in quick mode, {full} in "
-            "full mode")
+    """The "Running time" sentence at the top of a notebook, from the recorded runs (unmeasured: left out)."""
+    parts = [f"{minutes(timings[mode][name])} in {mode} mode" for mode in ("quick", "full")
+             if timings[mode].get(name)]
+    line = ("*Running time on 2 CPU cores (measured, `make execute`):* "
+            + (", ".join(parts) or "not measured yet"))
     if name in NEEDS_CLASSIFIER:
-        line += (f", plus {minutes(timings['classifier'])} once, the first time a notebook trains the "
-                 "scoring classifier (`make test` prepares it too)")
+        once = f"{minutes(timings['classifier'])} once" if timings["classifier"] else "once"
+        line += (f", plus {once} to train the scoring classifier, the first time a notebook needs it "
+                 "(`make test` prepares it too)")
     return line + "."
 
 
