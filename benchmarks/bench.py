@@ -22,7 +22,6 @@ import json
 import linecache
 import os
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -33,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import reference
+from benchmarks.execute import run_notebook
 from benchmarks.machine import machine_info
 from helpers import seed_everything
 from helpers.classifier import FEATURE_WIDTH
@@ -163,27 +163,6 @@ def run(smoke: bool = False, seed: int = 0) -> dict:
     }
 
 
-def run_notebook(path: Path, *, quick: bool, output_root: Path, timeout: int = 3600) -> float:
-    """Execute a notebook with nbclient, outputs under output_root; returns the wall-clock seconds."""
-    import nbclient
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    saved = {k: os.environ.get(k) for k in ("COURSE_QUICK", "COURSE_OUTPUT_DIR")}
-    os.environ.update(COURSE_QUICK="1" if quick else "0", COURSE_OUTPUT_DIR=str(output_root))
-    try:
-        start = time.perf_counter()
-        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}}).execute()
-        return time.perf_counter() - start
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def collect_conditional(output_root: Path, mode: str, seconds: dict[str, float]) -> dict:
     """The scores that notebooks 06 and 07 saved under output_root, with their running times."""
     results = {}
@@ -217,7 +196,7 @@ def run_conditional(smoke: bool = False) -> dict:
         seconds = {}
         for key, name in CONDITIONAL.items():
             notebook = ROOT / "notebooks" / f"{name}.ipynb"
-            seconds[key] = run_notebook(notebook, quick=smoke, output_root=Path(tmp))
+            seconds[key] = run_notebook(notebook, quick=smoke, output_root=Path(tmp))  # not saved
             print(f"{name}: {seconds[key]:.0f} s in {mode} mode", flush=True)
         return {"mode": mode, **collect_conditional(Path(tmp), mode, seconds)}
 

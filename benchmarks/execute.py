@@ -43,12 +43,15 @@ def notebook_names() -> list[str]:
     return sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute(name: str, *, quick: bool, output_root: Path | None, timeout: int = 3600) -> float:
-    """Run one notebook in a fresh kernel; save its outputs in place unless quick. Returns seconds."""
+def run_notebook(path: Path, *, quick: bool, output_root: Path | None, save: bool = False,
+                 timeout: int = 3600) -> float:
+    """Run a notebook in a fresh kernel (outputs under output_root, if given); save it in place if asked.
+
+    Returns the wall-clock seconds from kernel start to the last cell.
+    """
     import nbclient
     import nbformat
 
-    path = NOTEBOOKS / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
     env = {"COURSE_QUICK": "1" if quick else "0"}
     if output_root is not None:
@@ -58,7 +61,7 @@ def execute(name: str, *, quick: bool, output_root: Path | None, timeout: int = 
     try:
         start = time.perf_counter()
         nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                                resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - start
     finally:
         for key, value in saved.items():
@@ -66,9 +69,14 @@ def execute(name: str, *, quick: bool, output_root: Path | None, timeout: int = 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    if not quick:
+    if save:
         nbformat.write(nb, path)
     return seconds
+
+
+def execute(name: str, *, quick: bool, output_root: Path | None) -> float:
+    """Run one course notebook; save its outputs in place unless quick. Returns seconds."""
+    return run_notebook(NOTEBOOKS / f"{name}.ipynb", quick=quick, output_root=output_root, save=not quick)
 
 
 def time_classifier_training() -> float:
