@@ -170,8 +170,7 @@ def mean_pairwise_distance(features: np.ndarray) -> float:
     if len(f) < 2:
         raise ValueError(f"features: need at least 2 vectors, got {len(f)}")
     f = f - f.mean(axis=0)  # distances do not change; the Gram trick loses less precision
-    squared = np.sum(f**2, axis=1)
-    dist = np.sqrt(np.clip(squared[:, None] + squared[None, :] - 2 * f @ f.T, 0, None))
+    dist = np.sqrt(_squared_distances(f, f))
     np.fill_diagonal(dist, 0.0)  # a vector and itself are not a pair
     return float(dist.sum() / (len(f) * (len(f) - 1)))
 
