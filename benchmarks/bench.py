@@ -38,7 +38,7 @@ from helpers import seed_everything
 from helpers.classifier import FEATURE_WIDTH
 from helpers.config import project_root
 from helpers.data import load_mnist, make_dataset, to_float
-from helpers.targets import CGAN, CONV_VAE_TEST_ELBO
+from helpers.targets import CGAN_GOALS, CONV_VAE_TEST_ELBO
 from helpers.training import HISTORY_FILE, History, ResumableTraining
 
 ROOT = project_root()
@@ -178,13 +178,15 @@ def collect_conditional(output_root: Path, mode: str, seconds: dict[str, float])
     history = History.from_json(histories[0].read_text())
     results["cgan"]["train_seconds"] = history.train_seconds
     results["cgan"]["epochs"] = len(history.epochs)
+    goals = CGAN_GOALS
     results["targets"] = {
-        f"cgan_accuracy_at_least_{CGAN.accuracy:.0%}": results["cgan"]["accuracy"] >= CGAN.accuracy,
-        f"cgan_every_digit_at_least_{CGAN.worst_digit:.0%}":
-            results["cgan"]["worst_class_accuracy"] >= CGAN.worst_digit,
-        f"cgan_frechet_within_{CGAN.frechet_ratio:g}x_floor":
-            results["cgan"]["frechet_ratio"] <= CGAN.frechet_ratio,
-        "cgan_notebook_under_15_min": seconds["cgan"] < 15 * 60,
+        f"cgan_accuracy_at_least_{goals.accuracy:.0%}": results["cgan"]["accuracy"] >= goals.accuracy,
+        f"cgan_every_digit_at_least_{goals.worst_digit:.0%}":
+            results["cgan"]["worst_digit"] >= goals.worst_digit,
+        f"cgan_frechet_within_{goals.frechet_ratio:g}x_fair_floor":
+            results["cgan"]["frechet_ratio"] <= goals.frechet_ratio,
+        f"cgan_training_within_{goals.train_seconds / 60:g}_min":
+            results["cgan"]["train_seconds"] <= goals.train_seconds,
     }
     return results
 
@@ -207,25 +209,31 @@ def conditional_markdown(conditional: dict) -> str:
     mode = conditional.get("mode", "full")
     return "\n".join([
         f"Conditional models, each notebook run top to bottom in {mode} mode; 500 samples per digit, "
-        "scored by the course's MNIST classifier (`helpers.classifier`). The Fréchet distance uses its "
-        f"{FEATURE_WIDTH} penultimate features; the floor is the distance between two halves of the test set "
-        f"({g['frechet_floor']:.2f}). Sharpness (neighbouring pixels' squared differences over the "
+        "scored by the course's MNIST classifier with `helpers.scoring`: one sample for each digit of test "
+        f"half B. The Fréchet distance uses the classifier's {FEATURE_WIDTH} penultimate features; the fair "
+        "floor is the distance to half B of as many training digits with the same labels "
+        f"({g['frechet_train']:.2f}); precision and recall (Kynkäänniemi et al., 2019) sit next to those "
+        f"of the same training digits ({g['precision_train']:.2f} and {g['recall_train']:.2f}). "
+        "Sharpness (neighbouring pixels' squared differences over the "
         "image's energy) and diversity (mean distance between the features of two samples of the same "
         "digit) are ratios to the real test digits: 1 is as sharp, or as varied, as real handwriting.",
         "",
         "| | conditional VAE (06) | conditional GAN (07) | target for the GAN |",
         "|---|---|---|---|",
         f"| conditional accuracy | {v['accuracy']:.2%} | {g['accuracy']:.2%} "
-        f"| at least {CGAN.accuracy:.0%} |",
-        f"| worst digit's accuracy | {v['worst_class_accuracy']:.2%} | {g['worst_class_accuracy']:.2%} "
-        f"| at least {CGAN.worst_digit:.0%} |",
-        f"| Fréchet distance (x floor) | {v['frechet']:.2f} ({v['frechet_ratio']:.1f}x) "
-        f"| {g['frechet']:.2f} ({g['frechet_ratio']:.1f}x) | within {CGAN.frechet_ratio:g}x |",
+        f"| at least {CGAN_GOALS.accuracy:.0%} |",
+        f"| worst digit's accuracy | {v['worst_digit']:.2%} | {g['worst_digit']:.2%} "
+        f"| at least {CGAN_GOALS.worst_digit:.0%} |",
+        f"| Fréchet distance (x fair floor) | {v['frechet']:.2f} ({v['frechet_ratio']:.1f}x) "
+        f"| {g['frechet']:.2f} ({g['frechet_ratio']:.1f}x) | within {CGAN_GOALS.frechet_ratio:g}x |",
+        f"| precision | {v['precision']:.2f} | {g['precision']:.2f} | |",
+        f"| recall | {v['recall']:.2f} | {g['recall']:.2f} | |",
         f"| sharpness (x real digits) | {v['sharpness']:.2f}x | {g['sharpness']:.2f}x | |",
         f"| diversity within a digit (x real digits) | {v['diversity']:.2f}x | {g['diversity']:.2f}x | |",
         f"| notebook running time | {v['notebook_seconds'] / 60:.1f} min "
         f"| {g['notebook_seconds'] / 60:.1f} min "
-        f"({g['epochs']} epochs, {g['train_seconds'] / 60:.1f} min of training) | under 15 min |",
+        f"({g['epochs']} epochs, {g['train_seconds'] / 60:.1f} min of training) "
+        f"| training within {CGAN_GOALS.train_seconds / 60:g} min |",
         "",
     ])
 

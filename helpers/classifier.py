@@ -1,7 +1,7 @@
 """A small MNIST CNN, trained once and cached, that scores generated digits (notebooks 06-07).
 
 Its predicted labels measure conditional accuracy; its penultimate layer ("features") gives the
-feature vectors for a Fréchet distance between generated and real images, and for their diversity.
+feature vectors that helpers.scoring compares generated and real digits with.
 """
 
 from __future__ import annotations
@@ -13,19 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from helpers.config import data_dir, deterministic_ops, project_root, seed_everything
 from helpers.data import NUM_CLASSES, load_mnist, to_float
-from helpers.evaluate import (
-    frechet_distance_of_features,
-    mean_pairwise_distance,
-    per_class_accuracy,
-    sharpness,
-)
 
 # The cache holds the weights only (the architecture is build_classifier), so that any Keras 3 loads it.
 CACHE_NAME = "mnist_classifier_v2.weights.h5"  # v2: augmented, batch-normalised, deterministic
@@ -153,86 +146,6 @@ def classifier_features(classifier, images: np.ndarray) -> np.ndarray:
 
     extractor = keras.Model(classifier.inputs, classifier.get_layer(FEATURES_LAYER).output)
     return extractor.predict(to_float(images), verbose=0, batch_size=500)
-
-
-@dataclass(frozen=True)
-class GeneratorScores:
-    """How well conditional samples match their labels and the real test images."""
-
-    accuracy: float  # share of samples the classifier assigns to the requested label
-    per_class: np.ndarray  # (NUM_CLASSES,) that share for each requested digit
-    frechet: float  # Fréchet distance of classifier features, samples vs half of the test set
-    frechet_floor: float  # the same distance between the two halves of the test set
-    sharpness: float  # evaluate.sharpness of the samples over that of the test images (1 = as sharp)
-    diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise feature distance per digit, samples / test
-
-    @property
-    def frechet_ratio(self) -> float:
-        """Fréchet distance as a multiple of the real-vs-real floor (1 is as good as real data)."""
-        return self.frechet / self.frechet_floor
-
-    @property
-    def share_of_digits_at_twice_chance(self) -> float:
-        """Share of digits classified as requested at least twice as often as chance (1 = every digit)."""
-        return float(np.mean(self.per_class >= 2 / len(self.per_class)))
-
-    @property
-    def diversity(self) -> float:
-        """Mean over digits of the diversity ratio (1 = as varied as real digits, 0 = one image)."""
-        return float(np.mean(self.diversity_per_class))
-
-    def as_dict(self) -> dict[str, float | list[float]]:
-        """Plain floats and lists, ready for json.dump."""
-        return {"accuracy": self.accuracy, "worst_class_accuracy": float(np.min(self.per_class)),
-                "per_class": [float(v) for v in self.per_class], "frechet": self.frechet,
-                "frechet_floor": self.frechet_floor, "frechet_ratio": self.frechet_ratio,
-                "sharpness": self.sharpness, "diversity": self.diversity,
-                "diversity_per_class": [float(v) for v in self.diversity_per_class]}
-
-    def report(self, name: str = "samples") -> str:
-        """A few readable lines: accuracy, worst digit, Fréchet distance, sharpness and diversity."""
-        worst = int(np.argmin(self.per_class))
-        least_varied = int(np.argmin(self.diversity_per_class))
-        return (f"{name}: conditional accuracy {self.accuracy:.2%}, worst digit {worst} "
-                f"({self.per_class[worst]:.2%})\n"
-                f"{name}: Fréchet distance {self.frechet:.2f} = {self.frechet_ratio:.1f}x the "
-                f"real-vs-real floor {self.frechet_floor:.2f}\n"
-                f"{name}: sharpness {self.sharpness:.2f}x and diversity {self.diversity:.2f}x that of real "
-                f"digits (least varied: {least_varied}, {self.diversity_per_class[least_varied]:.2f}x)")
-
-
-def score_samples(classifier, images: np.ndarray, labels: np.ndarray, test_images: np.ndarray,
-                  test_labels: np.ndarray, *, seed: int = 0) -> GeneratorScores:
-    """Score generated images (N, 28, 28[, 1]) in [0, 1] that were asked to show `labels` (N,).
-
-    The test images are split at random into two halves A and B; the floor is FD(A, B) and the
-    samples' distance is FD(samples, B). Give as many samples as half the test set, so that both
-    distances carry the same small-sample bias. Sharpness and diversity are ratios to the test images
-    (all of them; diversity digit by digit, using `test_labels`).
-    """
-    labels, test_labels = np.asarray(labels), np.asarray(test_labels)
-    for name, values, n in (("labels", labels, len(images)), ("test_labels", test_labels, len(test_images))):
-        if values.shape != (n,) or not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(f"{name} must be integers of shape ({n},), got {values.dtype} {values.shape}")
-        counts = np.bincount(values, minlength=NUM_CLASSES) if values.min() >= 0 else None
-        if counts is None or len(counts) > NUM_CLASSES or counts.min() < 2:
-            raise ValueError(f"{name} must be digits 0-{NUM_CLASSES - 1} and cover all of them, each at "
-                             "least twice")
-    predicted = predict_digits(classifier, images)
-    half_a, half_b = np.array_split(np.random.default_rng(seed).permutation(len(test_images)), 2)
-    real = classifier_features(classifier, test_images)
-    fake = classifier_features(classifier, images)
-    real_images, fake_images = to_float(test_images), to_float(images)
-    return GeneratorScores(
-        accuracy=float(np.mean(predicted == labels)),
-        per_class=per_class_accuracy(predicted, labels),
-        frechet=frechet_distance_of_features(fake, real[half_b]),
-        frechet_floor=frechet_distance_of_features(real[half_a], real[half_b]),
-        sharpness=sharpness(fake_images) / sharpness(real_images),
-        diversity_per_class=np.array([mean_pairwise_distance(fake[labels == d])
-                                      / mean_pairwise_distance(real[test_labels == d])
-                                      for d in range(NUM_CLASSES)]),
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,6 +38,8 @@ class RealDigits:
     frechet_test: float  # Fréchet distance, test half A vs half B
     frechet_train: float  # Fréchet distance, n training digits of B's classes vs half B: the fair floor
     frechet_train_per_class: np.ndarray  # (NUM_CLASSES,) the same within each digit
+    precision_train: float  # precision of those training digits against half B: what a perfect model scores
+    recall_train: float  # their recall
     diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise feature distance within each digit
 
 
@@ -83,10 +85,12 @@ def real_digits(classifier, train_images: np.ndarray, train_labels: np.ndarray, 
     test_features = classifier_features(classifier, test_images)
     train_features = classifier_features(classifier, train_images[train_pick])
     features = test_features[half_b]
+    precision_train, recall_train = precision_recall(features, train_features, k=PR_NEIGHBOURS)
     return RealDigits(labels=labels, features=features, sharpness=sharpness(to_float(test_images[half_b])),
                       frechet_test=frechet_distance_of_features(test_features[half_a], features),
                       frechet_train=frechet_distance_of_features(train_features, features),
                       frechet_train_per_class=_per_class_frechet(train_features, labels, features, labels),
+                      precision_train=precision_train, recall_train=recall_train,
                       diversity_per_class=np.array([mean_pairwise_distance(features[labels == d])
                                                     for d in range(NUM_CLASSES)]))
 
@@ -103,6 +107,8 @@ class GeneratorScores:
     frechet_train_per_class: np.ndarray  # (NUM_CLASSES,) the fair floor within each digit
     precision: float  # share of samples inside the manifold of real features (fidelity)
     recall: float  # share of real digits inside the manifold of the samples' features (coverage)
+    precision_train: float  # the same two for real training digits of the same classes: the fair references
+    recall_train: float
     sharpness: float  # evaluate.sharpness of the samples over that of half B (1 = as sharp)
     diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise feature distance, samples / real
 
@@ -141,7 +147,8 @@ class GeneratorScores:
                 f"({self.per_class[worst]:.2%})\n"
                 f"{name}: Fréchet distance {self.frechet:.2f} = {self.frechet_ratio:.1f}x the fair floor "
                 f"{self.frechet_train:.2f} (training digits vs test digits)\n"
-                f"{name}: precision {self.precision:.2f}, recall {self.recall:.2f}\n"
+                f"{name}: precision {self.precision:.2f}, recall {self.recall:.2f} (training digits: "
+                f"{self.precision_train:.2f} and {self.recall_train:.2f})\n"
                 f"{name}: sharpness {self.sharpness:.2f}x and diversity {self.diversity:.2f}x that of real "
                 f"digits (least varied: {least_varied}, {self.diversity_per_class[least_varied]:.2f}x)")
 
@@ -172,6 +179,8 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
         frechet_train_per_class=reference.frechet_train_per_class,
         precision=precision,
         recall=recall,
+        precision_train=reference.precision_train,
+        recall_train=reference.recall_train,
         sharpness=(sharpness(to_float(images)) / reference.sharpness if np.any(images)
                    else float("nan")),  # blank images (a collapsed generator) have no edges to measure
         diversity_per_class=np.array([mean_pairwise_distance(features[labels == d])

@@ -7,12 +7,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GeneratorTargets:
-    """What a conditional generator must reach in full mode, scored by helpers.classifier."""
+    """What a conditional generator must reach in full mode, scored by helpers.scoring."""
 
     accuracy: float  # share of samples classified as the digit they were asked to show
     worst_digit: float  # that share for the worst digit
-    frechet_ratio: float  # Fréchet distance to real digits, as a multiple of the real-vs-real floor
+    frechet_ratio: float  # Fréchet distance to test digits, as a multiple of the fair floor (helpers.scoring)
+    train_seconds: float | None = None  # training time on 2 CPU cores, where it is a target
 
 
-CGAN = GeneratorTargets(accuracy=0.97, worst_digit=0.90, frechet_ratio=10.0)  # notebook 07
+# Notebook 07 asserts these after a full run: a model that misses them did not learn.
+CGAN = GeneratorTargets(accuracy=0.97, worst_digit=0.90, frechet_ratio=8.0)
+# The goals the CGAN benchmark reports as met or not (make bench), stricter than the asserts.
+CGAN_GOALS = GeneratorTargets(accuracy=0.99, worst_digit=0.97, frechet_ratio=2.0, train_seconds=600.0)
 CONV_VAE_TEST_ELBO = -150.0  # notebook 05, full mode: the least test ELBO (nats per image)

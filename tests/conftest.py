@@ -56,3 +56,12 @@ def _close_figures():
 
 # tests/colab runs in its own Colab-like environment (make test-colab), not in the course's.
 collect_ignore = ["colab"]
+
+
+@pytest.fixture(scope="session")
+def reference(brief_classifier, mnist):
+    """Test half B's digits and the fair floors, under the brief classifier, as notebooks 06 and 07 score."""
+    from helpers.scoring import real_digits
+
+    (x_train, y_train), (x_test, y_test) = mnist
+    return real_digits(brief_classifier, x_train, y_train, x_test, y_test, seed=0)

@@ -9,12 +9,6 @@ from helpers.data import to_float
 from helpers.expect import expect
 
 
-@pytest.fixture(scope="module")
-def reference(brief_classifier, mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
-    return scoring.real_digits(brief_classifier, x_train, y_train, x_test, y_test, seed=0)
-
-
 def training_digits_for(labels, y_train, seed):
     """Indices of training digits with exactly these labels (a perfect generator's samples)."""
     rng, picked = np.random.default_rng(seed), np.empty(len(labels), dtype=int)
@@ -42,6 +36,10 @@ def test_real_training_digits_score_like_real_digits(brief_classifier, reference
            above=0.5, below=1.5)  # another draw of the same kind of digits: about 1
     expect("real training digits as samples, precision", scores.precision, above=0.6)
     expect("real training digits as samples, recall", scores.recall, above=0.6)
+    expect("other training digits vs the reference's, |precision difference|",  # the same population
+           abs(scores.precision - reference.precision_train), below=0.1)
+    expect("other training digits vs the reference's, |recall difference|",
+           abs(scores.recall - reference.recall_train), below=0.1)
     expect("real training digits as samples, sharpness / real", scores.sharpness, above=0.9, below=1.1)
     expect("real training digits as samples, diversity / real", scores.diversity, above=0.85, below=1.15)
     assert scores.frechet_per_class.shape == (10,) and scores.per_class.shape == (10,)
@@ -102,3 +100,21 @@ def test_the_fair_floor_compares_training_digits_of_the_same_classes(brief_class
     right = scoring.real_digits(brief_classifier, x_train, y_train, x_test, y_test, seed=0)
     np.testing.assert_array_equal(shifted.labels, right.labels)  # the same test halves
     assert np.all(shifted.frechet_train_per_class > 3 * right.frechet_train_per_class)  # other digits
+
+
+def test_blur_lowers_sharpness(brief_classifier, reference, mnist, seed):
+    (x_train, y_train), _ = mnist
+    images = to_float(x_train[training_digits_for(reference.labels, y_train, seed)])
+    blurred = sum(np.roll(images, (dy, dx), axis=(1, 2)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+    scores = scoring.score_generator(brief_classifier, blurred, reference.labels, reference)
+    expect("blurred real digits, sharpness / real", scores.sharpness, below=0.7)
+
+
+def test_share_of_digits_at_twice_chance_counts_digits_not_samples():
+    per_class = np.array([1.0, 0.9, 0.2, 0.19, 0.0, 0.5, 0.5, 0.5, 0.5, 0.5])  # 2 of 10 below 2/10
+    scores = scoring.GeneratorScores(accuracy=0.5, per_class=per_class, frechet=1.0, frechet_train=1.0,
+                                     frechet_per_class=np.ones(10), frechet_train_per_class=np.ones(10),
+                                     precision=0.5, recall=0.5, precision_train=0.8, recall_train=0.8,
+                                     sharpness=1.0, diversity_per_class=np.ones(10))
+    assert scores.share_of_digits_at_twice_chance == pytest.approx(0.8)  # 0.2 itself counts
+    assert scores.worst_digit == 0.0 and "training digits: 0.80 and 0.80" in scores.report()
