@@ -70,40 +70,36 @@ class Contender:
 
 
 COURSE_NAMES = ("BATCH_SIZE", "FULL_EPOCHS", "NOISE_DIM", "make_generator", "make_discriminator",
-                "make_average_generator", "make_optimizer", "make_train_step")  # notebook 07 must define them
+                "make_optimizer", "make_train_step")  # notebook 07 must define them
 
 
 def course_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray,
                      seed: int) -> Contender:
     """Notebook 07's networks, optimizers and step, built fresh by its course-model cells' functions.
 
-    make_generator() takes [noise, int labels] and gives images in [0, 1];
-    make_average_generator(generator) gives the copy whose weights follow the trained ones' moving
-    average; make_optimizer(total_steps) gives an optimizer whose learning rate is scheduled over
-    total_steps (the notebook's full-mode epochs); make_train_step(generator, average_generator,
-    discriminator, generator_optimizer, discriminator_optimizer, seed) returns the step, which takes
-    (images, labels) and returns a dict with "d_loss". Samples come from the averaged generator, as in
-    the notebook.
+    make_generator() takes [noise, int labels] and gives images in [0, 1]; make_optimizer(total_steps)
+    gives an optimizer whose learning rate is scheduled over total_steps (here the notebook's full-mode
+    epochs); make_train_step(generator, discriminator, generator_optimizer, discriminator_optimizer,
+    seed) returns the step, which takes (images, labels) and returns a dict with "d_loss".
     """
     missing = [name for name in COURSE_NAMES if name not in course]
     if missing:
         raise ValueError(f"notebook 07's course-model cells do not define {', '.join(missing)}")
     generator, discriminator = course["make_generator"](), course["make_discriminator"]()
-    average_generator = course["make_average_generator"](generator)
     batch = course["BATCH_SIZE"]
     total_steps = course["FULL_EPOCHS"] * (len(train_images) // batch)  # the notebook's full-mode schedule
     optimizers = course["make_optimizer"](total_steps), course["make_optimizer"](total_steps)
-    step = course["make_train_step"](generator, average_generator, discriminator, *optimizers, seed)
+    step = course["make_train_step"](generator, discriminator, *optimizers, seed)
     dataset = make_dataset(train_images, train_labels, batch_size=batch, shuffle=True, seed=seed,
                            drop_remainder=True).repeat()
 
     def generate(noise, labels):
-        return average_generator.predict([noise, labels], batch_size=500, verbose=0)
+        return generator.predict([noise, labels], batch_size=500, verbose=0)
 
     return Contender("course (notebook 07)", step, iter(dataset), generate, course["NOISE_DIM"],
                      len(train_images) // batch,
-                     networks={"generator": generator, "average_generator": average_generator,
-                               "discriminator": discriminator})
+                     networks={"generator": generator, "discriminator": discriminator,
+                               "generator_optimizer": optimizers[0]})
 
 
 def reference_contender(train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:

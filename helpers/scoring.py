@@ -128,6 +128,11 @@ class GeneratorScores:
         return self.frechet / self.frechet_train
 
     @property
+    def frechet_ratio_per_class(self) -> np.ndarray:
+        """Each digit's Fréchet distance as a multiple of that digit's fair floor."""
+        return self.frechet_per_class / self.frechet_train_per_class
+
+    @property
     def diversity(self) -> float:
         """Mean over digits of the diversity ratio (1 = as varied as real digits, 0 = one image)."""
         return float(np.mean(self.diversity_per_class))
@@ -143,10 +148,14 @@ class GeneratorScores:
         """A few readable lines: accuracy, Fréchet distance, precision and recall, sharpness, diversity."""
         worst = int(np.argmin(self.per_class))
         least_varied = int(np.argmin(self.diversity_per_class))
+        within = self.frechet_ratio_per_class
+        farthest = int(np.argmax(within))
         return (f"{name}: conditional accuracy {self.accuracy:.2%}, worst digit {worst} "
                 f"({self.per_class[worst]:.2%})\n"
                 f"{name}: Fréchet distance {self.frechet:.2f} = {self.frechet_ratio:.1f}x the fair floor "
                 f"{self.frechet_train:.2f} (training digits vs test digits)\n"
+                f"{name}: within each digit, {within.min():.1f}x to {within.max():.1f}x that digit's "
+                f"fair floor (farthest: {farthest})\n"
                 f"{name}: precision {self.precision:.2f}, recall {self.recall:.2f} (training digits: "
                 f"{self.precision_train:.2f} and {self.recall_train:.2f})\n"
                 f"{name}: sharpness {self.sharpness:.2f}x and diversity {self.diversity:.2f}x that of real "

@@ -75,6 +75,21 @@ def test_conditional_scores_are_collected_and_tabulated(tmp_path):
     assert "| precision | 0.70 | 0.70 |" in table
 
 
+def test_scores_of_the_last_make_execute_are_collected_with_its_times(tmp_path):
+    for name in ("06_conditional_vae", "07_cgan"):
+        (tmp_path / name / "full").mkdir(parents=True)
+        (tmp_path / name / "full" / "scores.json").write_text(json.dumps(_fake_scores(0.99, 0.98, 3.0, 1.0)))
+    history = History(epochs=[{"epoch": 1, "seconds": 300.0}])
+    (tmp_path / "07_cgan" / "full" / "training" / "run").mkdir(parents=True)
+    (tmp_path / "07_cgan" / "full" / "training" / "run" / "history.json").write_text(history.to_json())
+    runs = {"06_conditional_vae": [{"seconds": 100.0}, {"seconds": 90.0}], "07_cgan": [{"seconds": 500.0}]}
+    collected = bench.collect_executed({"full": runs}, tmp_path)
+    assert collected["source"] == "make execute" and collected["cvae"]["notebook_seconds"] == 90.0
+    assert collected["cgan"]["train_seconds"] == 300.0
+    with pytest.raises(FileNotFoundError, match="run `make execute` first"):
+        bench.collect_executed({"full": {"07_cgan": runs["07_cgan"]}}, tmp_path)
+
+
 def test_missing_conditional_scores_say_which_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="06_conditional_vae"):
         bench.collect_conditional(tmp_path, "full", {"cvae": 1.0, "cgan": 1.0})

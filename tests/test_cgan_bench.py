@@ -75,17 +75,18 @@ def test_the_race_is_tabulated_and_drawn(tmp_path):
     assert (tmp_path / "race.png").stat().st_size > 10_000
 
 
-def test_the_course_step_moves_the_averaged_generator_by_its_warm_up_decay(mnist):
+def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
     course = cgan.load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
     (x, y), _ = mnist
     side = cgan.course_contender(course, x[:256], y[:256], seed=0)
-    start = [w.numpy().copy() for w in side.networks["average_generator"].weights]
+    generator, optimizer = side.networks["generator"], side.networks["generator_optimizer"]
+    start = [w.numpy().copy() for w in generator.trainable_weights]
     side.train_for(1e-9)  # one step
     assert side.steps == 1
-    trained = [w.numpy() for w in side.networks["generator"].weights]
-    decay = min(course["AVERAGE_DECAY"], 2 / 11)  # (1 + t) / (10 + t) after the first step, t = 1
-    for s, t, a in zip(start, trained, side.networks["average_generator"].weights, strict=True):
-        np.testing.assert_allclose(a.numpy(), decay * s + (1 - decay) * t, rtol=1e-5, atol=1e-6)
-    assert not np.allclose(trained[0], start[0])  # the step trained the generator
+    assert all(not np.allclose(w.numpy(), s) for w, s in zip(generator.trainable_weights, start, strict=True))
+    total = course["FULL_EPOCHS"] * (256 // course["BATCH_SIZE"])
+    rate = optimizer.learning_rate  # the schedule's value now: a half cosine from LEARNING_RATE to 0
+    expected = course["LEARNING_RATE"] * 0.5 * (1 + np.cos(np.pi * 1 / total))
+    assert float(rate) == pytest.approx(expected, rel=1e-5)
     images = side.generate(np.zeros((3, side.noise_dim), "float32"), np.arange(3, dtype="int32"))
     assert images.shape == (3, 28, 28, 1) and images.min() >= 0 and images.max() <= 1

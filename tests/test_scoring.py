@@ -118,3 +118,4 @@ def test_share_of_digits_at_twice_chance_counts_digits_not_samples():
                                      sharpness=1.0, diversity_per_class=np.ones(10))
     assert scores.share_of_digits_at_twice_chance == pytest.approx(0.8)  # 0.2 itself counts
     assert scores.worst_digit == 0.0 and "training digits: 0.80 and 0.80" in scores.report()
+    assert "within each digit, 1.0x to 1.0x" in scores.report()
