@@ -62,15 +62,20 @@ def test_reaching_needs_every_score_at_once():
 def test_the_race_is_tabulated_and_drawn(tmp_path):
     curve = [point(60 * i, 0.1 + 0.08 * i, 50.0 / (i + 1)) for i in range(11)]
     reference = [point(60 * i, 0.1 + 0.05 * i, 80.0 / (i + 1)) for i in range(11)]
-    results = {"config": {"budget_seconds": 600.0},
-               "course": {"curve": curve, "final": cgan.final_scores(curve),
-                          "seconds_to_reference_final": 360.0},
-               "reference": {"curve": reference, "final": cgan.final_scores(reference),
-                             "seconds_to_its_final": 540.0, "projected_seconds_for_the_recipe": 7200.0},
-               "time_ratio": 360.0 / 540.0}
+    results = cgan.summarise({"config": {"budget_seconds": 600.0}, "course": {"curve": curve},
+                              "reference": {"curve": reference, "projected_seconds_for_the_recipe": 7200.0}})
+    # at 6 min the course's 0.58 and 7.1x first beat the reference's final 0.55 and 8.0x
+    assert results["course"]["seconds_to_reference_final"] == 360.0
+    assert results["time_ratio"] == pytest.approx(360.0 / 600.0) and not results["reference"]["at_chance"]
     table = cgan.markdown(results)
-    assert "| training time to the reference's final scores | 9.0 min | 6.0 min (0.67x) |" in table
-    assert "2.0 h" in table
+    row = "| training time to the reference's final scores | 10.0 min (its whole budget) | 6.0 min (0.60x) |"
+    assert row in table
+    assert "2.0 h" in table and "chance" not in table
+    untrained = [point(60 * i, 0.11, 400.0) for i in range(11)]
+    flat = cgan.summarise({"config": {"budget_seconds": 600.0}, "course": {"curve": curve},
+                           "reference": {"curve": untrained, "projected_seconds_for_the_recipe": 7200.0}})
+    assert flat["reference"]["at_chance"] and "less than twice as often as chance" in cgan.markdown(flat)
+    assert "at most 1.0 min, its first score (at most 0.10x)" in cgan.markdown(flat)  # reached at once
     cgan.figure(results, tmp_path / "race.png", {"cores": 2})
     assert (tmp_path / "race.png").stat().st_size > 10_000
 
