@@ -64,7 +64,7 @@ unit: setup  ## Unit tests of helpers only
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
 lint: setup  ## ruff on the package, the tests, the benchmarks and the notebooks' code
-	$(BIN)/ruff check helpers tests benchmarks notebooks
+	$(BIN)/ruff check helpers tools tests benchmarks notebooks
 
 margins: setup $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS="05_conv_vae 07_cgan" re-measures a subset)
 	$(BIN)/python -m benchmarks.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
@@ -73,10 +73,10 @@ bench: setup $(CLASSIFIER)  ## Benchmarks (conv VAE vs the TF tutorial; scores o
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
 badges: setup  ## Point Colab badges and set-up cells at a fork: make badges REPO=owner/name
-	$(BIN)/python -m helpers.admin badges $(if $(REPO),--repo $(REPO),)
+	$(BIN)/python -m tools.admin badges $(if $(REPO),--repo $(REPO),)
 
 student: setup  ## Student copies of the notebooks, solutions removed, in student/ (or OUT=folder)
-	$(BIN)/python -m helpers.admin student --out $(or $(OUT),student)
+	$(BIN)/python -m tools.admin student --out $(or $(OUT),student)
 
 execute: setup $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
 	$(BIN)/python -m benchmarks.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import machine_info
-from helpers.admin import notebook_text
 from helpers.config import project_root
+from tools.admin import notebook_text
 
 ROOT = project_root()
 NOTEBOOKS = ROOT / "notebooks"

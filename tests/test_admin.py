@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from helpers import admin
 from helpers.config import project_root
+from tools import admin
 
 ROOT = project_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -12,7 +12,7 @@ PROJECT_PACKAGES = {"helpers", "benchmarks", "tests", "tools"}
 LAYERS = {  # the table in ARCHITECTURE.md
     0: {"config", "progress", "evaluate", "vae", "gif", "targets"},
     1: {"data", "training", "expect"},
-    2: {"plots", "classifier", "checks", "admin"},
+    2: {"plots", "classifier", "checks"},
     3: {"explorer", "scoring"},
 }
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
@@ -102,4 +102,13 @@ def test_notebooks_import_only_helpers_of_this_project(notebook):
 def test_benchmarks_do_not_import_tests():
     for path in (ROOT / "benchmarks").glob("*.py"):
         imports = imported_modules(path.read_text())
-        assert not any(name.split(".")[0] in {"tests", "tools"} for name in imports), path
+        assert not any(name.split(".")[0] == "tests" for name in imports), path
+
+
+def test_students_install_only_helpers():
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setup["packages"] == ["helpers"]  # tools/ and benchmarks/ are run from a checkout
+    for path in (ROOT / "helpers").glob("*.py"):
+        assert not any(n.split(".")[0] == "tools" for n in imported_modules(path.read_text())), path

@@ -2,11 +2,11 @@
 
 The repository's location is defined once, in pyproject.toml's [project.urls] Repository. The badges
 in the README's course map and at the top of every notebook, and each notebook's Colab set-up cell,
-are generated from it; `python -m helpers.admin badges --repo owner/name` rewrites them all (and the
+are generated from it; `python -m tools.admin badges --repo owner/name` rewrites them all (and the
 URL in pyproject.toml) for a fork.
 
 Exercise cells hold a reference solution between `### BEGIN SOLUTION` and `### END SOLUTION` lines
-(nbgrader's convention). `python -m helpers.admin student --out student` writes copies of the
+(nbgrader's convention). `python -m tools.admin student --out student` writes copies of the
 notebooks in which each such block is replaced by `raise NotImplementedError`, and the outputs of
 those cells are cleared, so a student sees the task and its check, not the answer.
 """
@@ -221,7 +221,7 @@ def write_student_copies(out: Path, root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.admin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.admin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     badges = commands.add_parser("badges", help="rewrite the Colab badges and set-up cells")
     badges.add_argument("--repo", help="owner/name of the fork (default: pyproject's Repository URL)")
