@@ -34,6 +34,8 @@ KEEP = 5  # runs kept per notebook and mode: the ranges come from these
 TOTAL_TARGET_MINUTES = 45
 NEEDS_CLASSIFIER = ("06_conditional_vae", "07_cgan")  # the first of them to run trains it, once
 TIME_LINE = re.compile(r"\*Running time on 2 CPU cores[^*]*:\*.*?(?=\n\n|\Z)", re.S)
+BINDER_MIB = 2048  # Binder's memory limit; Colab's free tier has about 12 GB
+LOWER_MEMORY: dict[str, str] = {}  # notebook -> what to lower when its full run needs more than Binder has
 TOTAL_MARKERS = ("<!-- execute:start -->", "<!-- execute:end -->")
 DASH = "\u2013"  # an en dash, for ranges
 
@@ -43,17 +45,23 @@ def notebook_names() -> list[str]:
     return sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+PEAK_MEMORY_CELL = (  # appended for the run, removed before saving: the kernel's peak resident set
+    "import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux")
+
+
 def run_notebook(path: Path, *, quick: bool, output_root: Path | None, save: bool = False,
-                 timeout: int = 3600) -> float:
+                 timeout: int = 3600) -> tuple[float, float]:
     """Run a notebook in a fresh kernel (outputs under output_root, if given); save it in place if asked.
 
-    Returns the wall-clock seconds from kernel start to the last cell.
+    Returns the wall-clock seconds from kernel start to the last cell, and the kernel's peak resident
+    memory in MiB (the one-time classifier training runs in a process of its own and is not counted).
     """
     import nbclient
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    env = {"COURSE_QUICK": "1" if quick else "0"}
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
+    env = {"COURSE_QUICK": "1" if quick else "0", "COURSE_STILL_WIDGETS": "1"}
     if output_root is not None:
         env["COURSE_OUTPUT_DIR"] = str(output_root)
     saved = {key: os.environ.get(key) for key in env}
@@ -63,6 +71,7 @@ def run_notebook(path: Path, *, quick: bool, output_root: Path | None, save: boo
         nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - start
+        peak_mib = int(nb.cells.pop().outputs[0]["text"]) / 1024
     finally:
         for key, value in saved.items():
             if value is None:
@@ -71,11 +80,11 @@ def run_notebook(path: Path, *, quick: bool, output_root: Path | None, save: boo
                 os.environ[key] = value
     if save:
         nbformat.write(nb, path)
-    return seconds
+    return seconds, peak_mib
 
 
-def execute(name: str, *, quick: bool, output_root: Path | None) -> float:
-    """Run one course notebook; save its outputs in place unless quick. Returns seconds."""
+def execute(name: str, *, quick: bool, output_root: Path | None) -> tuple[float, float]:
+    """Run one course notebook; save its outputs in place unless quick. Returns seconds and peak MiB."""
     return run_notebook(NOTEBOOKS / f"{name}.ipynb", quick=quick, output_root=output_root, save=not quick)
 
 
@@ -99,6 +108,23 @@ def record(runs: list[dict], seconds: float) -> list[dict]:
     return [*runs, run][-KEEP:]
 
 
+def record_memory(timings: dict, mode: str, name: str, peak_mib: float) -> None:
+    """Keep a notebook's peak memory in a mode: the largest of its last KEEP runs (`timings["memory"]`)."""
+    runs = timings.setdefault("memory", {}).setdefault(mode, {}).setdefault(name, [])
+    runs[:] = [*runs, round(peak_mib)][-KEEP:]
+
+
+def peak_memory(timings: dict, mode: str, name: str) -> float | None:
+    """The largest peak resident memory (MiB) recorded for a notebook in a mode, if any."""
+    runs = timings.get("memory", {}).get(mode, {}).get(name, [])
+    return max(runs) if runs else None
+
+
+def gigabytes(peak_mib: float | None) -> str:
+    """A peak memory as readers see it, e.g. "1.4 GB" (GiB, written GB as Binder and Colab do)."""
+    return "not measured yet" if peak_mib is None else f"{peak_mib / 1024:.1f} GB"
+
+
 def minutes(runs: list[dict]) -> str:
     """The recorded runs' range in minutes, e.g. "3.9-4.4 min" (one value when they agree)."""
     if not runs:
@@ -118,7 +144,19 @@ def time_line(name: str, timings: dict) -> str:
         once = f"{minutes(timings['classifier'])} once" if timings["classifier"] else "once"
         line += (f", plus {once} to train the scoring classifier, the first time a notebook needs it "
                  "(`make test` prepares it too)")
-    return line + "."
+    line += "."
+    peak = peak_memory(timings, "full", name)
+    if peak is not None:
+        line += f" *Peak memory (full mode):* {gigabytes(peak)}"
+        if peak > BINDER_MIB:
+            if name not in LOWER_MEMORY:
+                raise ValueError(f"{name} needs {peak:.0f} MiB, over Binder's {BINDER_MIB}: "
+                                 "say in LOWER_MEMORY what a student should lower")
+            line += f", more than Binder's 2 GB: {LOWER_MEMORY[name]}"
+        else:
+            line += ", within Binder's 2 GB and Colab's 12 GB"
+        line += "."
+    return line
 
 
 def update_notebook(name: str, timings: dict) -> bool:
@@ -153,10 +191,12 @@ def update_readme(timings: dict, readme: Path = README) -> None:
     text = readme.read_text()
     for name in notebook_names():
         number = name[:2]
-        row = re.compile(rf"^(\| {number} \|[^|]*\|[^|]*\|)[^|]*(\|)", re.M)
+        row = re.compile(rf"^(\| {number} \|[^|]*\|[^|]*\|)[^|]*\|[^|]*(\|)", re.M)
         if not row.search(text):
             raise ValueError(f"README: no course-map row for notebook {number}")
-        cell = f" {minutes(timings['quick'].get(name, []))} / {minutes(timings['full'].get(name, []))} "
+        quick, full = timings["quick"].get(name, []), timings["full"].get(name, [])
+        memory = [gigabytes(peak_memory(timings, mode, name)) for mode in ("quick", "full")]
+        cell = f" {minutes(quick)} / {minutes(full)} | {memory[0]} / {memory[1]} "
         text = row.sub(lambda m, c=cell: m.group(1) + c + m.group(2), text, count=1)
     start, end = (text.index(marker) for marker in TOTAL_MARKERS)
     text = text[: start + len(TOTAL_MARKERS[0])] + "\n" + total_sentence(timings) + "\n" + text[end:]
@@ -169,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("full", "quick"), default="full")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these (e.g. 07_cgan)")
     parser.add_argument("--classifier", action="store_true", help="also time the classifier's training")
+    parser.add_argument("--untimed", action="store_true",
+                        help="record the peak memory but not the time (the machine was busy)")
     parser.add_argument("--text-only", action="store_true",
                         help="run nothing; rewrite the times from timings.json")
     args = parser.parse_args(argv)
@@ -183,11 +225,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scoring classifier: {timings['classifier'][-1]['seconds']:.0f} s", flush=True)
         with tempfile.TemporaryDirectory(prefix="execute-") as tmp:
             for name in names:  # course order: 03 reads 02's codes from the same output folder
-                seconds = execute(name, quick=args.mode == "quick",
+                seconds, peak_mib = execute(name, quick=args.mode == "quick",
                                   output_root=Path(tmp) if args.mode == "quick" else None)
-                timings[args.mode][name] = record(timings[args.mode].get(name, []), seconds)
+                if not args.untimed:
+                    timings[args.mode][name] = record(timings[args.mode].get(name, []), seconds)
+                record_memory(timings, args.mode, name, peak_mib)
                 TIMINGS.write_text(json.dumps(timings, indent=1) + "\n")  # after each: a crash keeps the rest
-                print(f"{name}: {seconds / 60:.1f} min in {args.mode} mode", flush=True)
+                print(f"{name}: {seconds / 60:.1f} min, peak memory {peak_mib:.0f} MiB in {args.mode} mode",
+                      flush=True)
     changed = [name for name in notebook_names() if update_notebook(name, timings)]
     update_readme(timings)
     print(f"running-time lines updated in: {', '.join(changed) or 'none'}; README course map updated")

@@ -22,6 +22,7 @@ OUTPUT_ENV = "COURSE_OUTPUT_DIR"
 DATA_ENV = "COURSE_DATA_DIR"
 MNIST_SOURCE_ENV = "COURSE_MNIST_SOURCE"
 CHECK_LOG_ENV = "COURSE_CHECK_LOG"
+STILL_WIDGETS_ENV = "COURSE_STILL_WIDGETS"
 DEFAULT_SEED = 42
 
 T = TypeVar("T")
@@ -59,6 +60,14 @@ def check_log_path() -> Path | None:
     """The file `expect` appends its checks to ($COURSE_CHECK_LOG, set by `make margins`), if any."""
     value = os.environ.get(CHECK_LOG_ENV, "").strip()
     return Path(value) if value else None
+
+
+def still_widgets() -> bool:
+    """True when $COURSE_STILL_WIDGETS is 1: `make execute` asks widgets to show a still picture instead."""
+    value = os.environ.get(STILL_WIDGETS_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{STILL_WIDGETS_ENV} must be 0 or 1 (or unset), got {value!r}")
+    return value == "1"
 
 
 def project_root() -> Path | None:

@@ -2,16 +2,24 @@
 
 `draw_latent_point` does the work (decode one point, draw it next to the scatter with the point marked)
 and is tested without a browser; `latent_explorer` wraps it in ipywidgets sliders for JupyterLab/Colab.
+
+A saved notebook keeps a widget only as its text ("VBox(children=..."), which is what GitHub, the
+course's website and a notebook opened without running show. So `make execute`, which writes the
+committed outputs, sets COURSE_STILL_WIDGETS=1, and the explorer then shows a still picture of
+itself (its sliders and the decoded digit) instead; run the cell to get the live sliders.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.widgets import Slider
 
+from helpers.config import still_widgets
 from helpers.data import as_unit_images
 from helpers.plots import plot_latent_scatter
 
@@ -56,6 +64,34 @@ def draw_latent_point(decode: Decoder, point, codes: np.ndarray, labels: np.ndar
     return fig
 
 
+def explorer_still(decode: Decoder, point, codes: np.ndarray, labels: np.ndarray, *,
+                   limits: tuple[float, float] = (-4.0, 4.0), title: str = "Latent space") -> Figure:
+    """A picture of the explorer at `point`: its two sliders above `draw_latent_point`'s figure."""
+    z = _check_point(point)
+    fig = draw_latent_point(decode, z, codes, labels, limits=limits, title=title,
+                            fig=plt.figure(figsize=(10, 5.4)))
+    fig.subplots_adjust(top=0.76)
+    for row, (name, value) in enumerate(zip(("z1", "z2"), z, strict=True)):
+        slider_ax = fig.add_axes((0.08 + 0.45 * row, 0.86, 0.33, 0.04))
+        Slider(slider_ax, name, *limits, valinit=float(value), valfmt="%.2f")
+    fig.text(0.5, 0.97, "A still of the explorer: run the cell to move the sliders", ha="center",
+             va="top", fontsize=9, style="italic")
+    return fig
+
+
+class ExplorerStill:
+    """What a saved notebook shows in the explorer's place: a PNG of `explorer_still` (see module doc)."""
+
+    def __init__(self, figure: Figure):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80)
+        plt.close(figure)
+        self.png = buffer.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"image/png": self.png, "text/plain": "<latent explorer (a still): run the cell for sliders>"}
+
+
 def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
                     limits: tuple[float, float] = (-4.0, 4.0), step: float = 0.05,
                     title: str = "Latent space"):
@@ -66,6 +102,8 @@ def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
     low, high = limits
     if not low < high or step <= 0:
         raise ValueError(f"need limits (low, high) with low < high and step > 0, got {limits}, {step}")
+    if still_widgets():
+        return ExplorerStill(explorer_still(decode, (0.0, 0.0), codes, labels, limits=limits, title=title))
     sliders = [widgets.FloatSlider(value=0.0, min=low, max=high, step=step, description=name,
                                    continuous_update=True, readout_format=".2f")
                for name in ("z1", "z2")]

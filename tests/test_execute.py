@@ -53,6 +53,7 @@ def test_update_readme_rewrites_the_time_column_and_the_total(tmp_path):
     for name in names:
         row = next(line for line in text.splitlines() if line.startswith(f"| {name[:2]} |"))
         assert row.split("|")[4] == " 0.5 min / 2.0 min "
+        assert row.split("|")[5] == " not measured yet / not measured yet "
     assert f"**{2 * len(names)} min**" in text
     execute.update_readme(timings, readme)
     assert readme.read_text() == text  # a second run changes nothing
@@ -61,3 +62,30 @@ def test_update_readme_rewrites_the_time_column_and_the_total(tmp_path):
 def test_unknown_notebooks_are_refused():
     with pytest.raises(SystemExit):
         execute.main(["--notebooks", "99_nope", "--text-only"])
+
+
+def test_peak_memory_is_shown_and_a_notebook_over_binders_limit_must_say_what_to_lower(monkeypatch):
+    timings = {"full": {"03_vae": runs(300.0, 310.0)}, "quick": {"03_vae": runs(60.0)}, "classifier": []}
+    assert "Peak memory" not in execute.time_line("03_vae", timings)
+    execute.record_memory(timings, "full", "03_vae", 1500)
+    execute.record_memory(timings, "full", "03_vae", 1400)
+    assert execute.gigabytes(execute.peak_memory(timings, "full", "03_vae")) == "1.5 GB"  # the largest
+    assert "*Peak memory (full mode):* 1.5 GB, within Binder's 2 GB" in execute.time_line("03_vae", timings)
+    execute.record_memory(timings, "full", "03_vae", 3000)
+    monkeypatch.setattr(execute, "LOWER_MEMORY", {})
+    with pytest.raises(ValueError, match="LOWER_MEMORY"):
+        execute.time_line("03_vae", timings)
+    monkeypatch.setattr(execute, "LOWER_MEMORY", {"03_vae": "set BATCH_SIZE = 64"})
+    assert "2.9 GB, more than Binder's 2 GB: set BATCH_SIZE = 64." in execute.time_line("03_vae", timings)
+
+
+def test_a_run_measures_the_kernels_peak_memory_and_leaves_no_trace(tmp_path):
+    import nbformat
+
+    path = tmp_path / "tiny.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = b\"x\" * (300 * 2**20)")])
+    nbformat.write(nb, path)
+    seconds, peak_mib = execute.run_notebook(path, quick=True, output_root=tmp_path, save=True)
+    assert 300 < peak_mib < 2000 and seconds > 0
+    saved = nbformat.read(path, as_version=4)
+    assert [c.source for c in saved.cells] == ["x = b\"x\" * (300 * 2**20)"]  # the probe cell is gone

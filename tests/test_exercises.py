@@ -17,12 +17,32 @@ KEY_CHECKS = {"check_reparameterize", "check_kl", "check_elbo", "check_discrimin
 
 
 def exercise_cells():
+    """Each exercise's solution cell and the check cell after it, as one source."""
     for path in NOTEBOOKS:
         cells = json.loads(path.read_text())["cells"]
         for index, cell in enumerate(cells):
             source = "".join(cell["source"])
             if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source:
-                yield pytest.param(source, id=f"{path.stem}-cell{index}")
+                check = "".join(cells[index + 1]["source"])
+                yield pytest.param(f"{source}\n\n{check}", id=f"{path.stem}-cell{index}")
+
+
+def test_every_exercise_is_a_solution_cell_then_its_locked_check_for_nbgrader():
+    grade_ids = []
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        for index, cell in enumerate(cells):
+            marks = cell["metadata"].get("nbgrader")
+            if "### BEGIN SOLUTION" in "".join(cell["source"]):
+                assert marks == {"grade": False, "solution": True, "locked": False,
+                                 "grade_id": marks["grade_id"], "schema_version": 3}, (path.name, index)
+                check = cells[index + 1]
+                assert admin.is_check_cell(check) and check["metadata"]["nbgrader"]["locked"]
+                assert check["metadata"]["nbgrader"]["points"] > 0
+                assert "".join(check["source"]).startswith("check_")
+            if marks:
+                grade_ids.append(marks["grade_id"])
+    assert len(grade_ids) == 2 * len(EXERCISES) and len(set(grade_ids)) == len(grade_ids)
 
 
 EXERCISES = list(exercise_cells())
@@ -62,6 +82,8 @@ def test_student_copies_hide_solutions_and_keep_the_rest(tmp_path):
         for old, new in list(zip(before["cells"], after["cells"], strict=True))[1:]:  # the title: below
             if "### BEGIN SOLUTION" in "".join(old["source"]):
                 assert new["outputs"] == [] and "raise NotImplementedError" in "".join(new["source"])
+            elif admin.is_check_cell(old):
+                assert new["outputs"] == [] and new["source"] == old["source"]
             else:
                 assert new == old
         assert "### BEGIN SOLUTION" not in copy.read_text()

@@ -5,10 +5,12 @@ in the README's course map and at the top of every notebook, and each notebook's
 are generated from it; `python -m tools.admin badges --repo owner/name` rewrites them all (and the
 URL in pyproject.toml) for a fork.
 
-Exercise cells hold a reference solution between `### BEGIN SOLUTION` and `### END SOLUTION` lines
-(nbgrader's convention). `python -m tools.admin student --out student` writes copies of the
-notebooks in which each such block is replaced by `raise NotImplementedError`, and the outputs of
-those cells are cleared, so a student sees the task and its check, not the answer.
+An exercise is two cells, marked up for nbgrader: a solution cell, whose reference solution sits
+between `### BEGIN SOLUTION` and `### END SOLUTION` lines, and the locked check cell after it, which
+scores it (`make grade` runs nbgrader's autograder on them). `python -m tools.admin student --out
+student` writes copies of the notebooks in which each such block is replaced by
+`raise NotImplementedError` and the outputs of both cells are cleared, so a student sees the task
+and its check, not the answer.
 """
 
 from __future__ import annotations
@@ -182,6 +184,11 @@ SOLUTION_BLOCK = re.compile(r"(?m)^([ \t]*)### BEGIN SOLUTION[ \t]*\n(?:.*\n)*?[
 STUB = 'raise NotImplementedError("your code here")'
 
 
+def is_check_cell(cell: dict) -> bool:
+    """True for an exercise's check: a locked cell that nbgrader scores (metadata nbgrader.grade)."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
 def strip_solutions(source: str) -> str:
     """Replace every BEGIN/END SOLUTION block by a NotImplementedError stub at the same indentation."""
     stripped = SOLUTION_BLOCK.sub(lambda m: f"{m.group(1)}{STUB}", source)
@@ -197,6 +204,8 @@ def student_notebook(nb: dict, repo: str, notebook: str) -> dict:
         source = _source(cell)
         if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source:
             cell["source"] = _lines(strip_solutions(source))
+            cell["outputs"], cell["execution_count"] = [], None
+        if cell["cell_type"] == "code" and is_check_cell(cell):  # its "✓" belongs to the solution
             cell["outputs"], cell["execution_count"] = [], None
     title = _source(nb["cells"][0])
     if not BADGE_LINE.search(title):

@@ -1,0 +1,158 @@
+"""Slides from the notebooks (`make slides`): one reveal.js deck per notebook that works offline.
+
+The slide types live in the notebooks' cell metadata (`slideshow.slide_type`), so RISE in JupyterLab
+(`make lab` installs jupyterlab-rise) and the static decks split them alike. `mark` sets them by
+one rule (`slide_type`), which a test checks the notebooks follow:
+
+- a `## ` heading starts a slide and a `### ` heading a sub-slide (below it, in reveal.js);
+- a code cell that draws a figure or an animation starts a sub-slide, so the picture has room,
+  unless it follows its heading directly;
+- the Colab set-up cell is skipped; every other cell continues the slide it is on.
+
+`build` writes outputs/slides/<notebook>.slides.html. Every script, style sheet and font the decks
+load (reveal.js, MathJax, RequireJS, jQuery, pinned below) is installed from the npm registry into
+outputs/slides/vendor once, and linked by a relative path: the decks make no request to the
+internet, and the folder can be copied to a USB stick or a lecture-hall PC as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers.config import output_path, project_root
+from tools.admin import COLAB_TAG, notebook_text
+
+ROOT = project_root() or Path.cwd()
+VENDOR_PACKAGES = {"reveal.js": "4.6.1", "mathjax": "2.7.9", "requirejs": "2.3.7", "jquery": "3.7.1"}
+SLIDE, SUBSLIDE, SKIP, CONTINUE = "slide", "subslide", "skip", "-"
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _draws_a_picture(cell: dict) -> bool:
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data or "data:image/gif" in "".join(data.get("text/html", "")):
+            return True
+    return False
+
+
+def _heading_level(cell: dict) -> int:
+    first = _source(cell).lstrip().split("\n", 1)[0]
+    return len(first) - len(first.lstrip("#")) if cell["cell_type"] == "markdown" else 0
+
+
+def slide_type(cell: dict, previous: dict | None) -> str:
+    """The slide type the course's rule gives a cell (see the module's docstring)."""
+    if previous is None or _heading_level(cell) in (1, 2):
+        return SLIDE
+    if COLAB_TAG in cell.get("metadata", {}).get("tags", []):
+        return SKIP
+    if _heading_level(cell) == 3:
+        return SUBSLIDE
+    if cell["cell_type"] == "code" and _draws_a_picture(cell) and _heading_level(previous) == 0:
+        return SUBSLIDE
+    return CONTINUE
+
+
+def mark_notebook(nb: dict) -> dict:
+    """Set every cell's slideshow.slide_type by `slide_type`; returns the notebook (changed in place)."""
+    previous = None
+    for cell in nb["cells"]:
+        cell.setdefault("metadata", {})["slideshow"] = {"slide_type": slide_type(cell, previous)}
+        previous = cell
+    return nb
+
+
+def course_notebooks(root: Path = ROOT) -> list[Path]:
+    """The course's notebooks, in order."""
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def mark_all(root: Path = ROOT) -> list[Path]:
+    """Write the slide types into every notebook; returns the notebooks that changed."""
+    changed = []
+    for path in course_notebooks(root):
+        text = path.read_text()
+        marked = notebook_text(mark_notebook(json.loads(text)))
+        if marked != text:
+            path.write_text(marked)
+            changed.append(path)
+    return changed
+
+
+def install_vendor(vendor: Path) -> Path:
+    """reveal.js, MathJax 2, RequireJS and jQuery from npm into `vendor` (once); returns its node_modules."""
+    modules = vendor / "node_modules"
+    wanted = {name: modules / name / "package.json" for name in VENDOR_PACKAGES}
+    if all(p.is_file() and json.loads(p.read_text())["version"] == VENDOR_PACKAGES[n]
+           for n, p in wanted.items()):
+        return modules
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("`make slides` needs npm (Node.js) to fetch reveal.js and MathJax once: "
+                           "install Node.js, e.g. `sudo apt-get install npm`")
+    vendor.mkdir(parents=True, exist_ok=True)
+    specs = [f"{name}@{version}" for name, version in VENDOR_PACKAGES.items()]
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(vendor), *specs],
+                   check=True)
+    return modules
+
+
+def exporter():
+    """nbconvert's reveal.js exporter, pointed at the local copies in vendor/node_modules."""
+    from nbconvert import SlidesExporter
+
+    slides = SlidesExporter()
+    slides.reveal_url_prefix = "vendor/node_modules/reveal.js"
+    slides.reveal_theme = "white"  # its fonts ship with reveal.js (the default theme loads Google Fonts)
+    slides.reveal_scroll = True  # long slides scroll instead of being cut off
+    slides.reveal_number = "c/t"
+    slides.require_js_url = "vendor/node_modules/requirejs/require.js"
+    slides.jquery_url = "vendor/node_modules/jquery/dist/jquery.min.js"
+    slides.mathjax_url = "vendor/node_modules/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+    slides.mermaid_js_url = "./vendor/no-mermaid.mjs"  # the course draws no Mermaid diagrams
+    slides.font_awesome_url = ""
+    return slides
+
+
+def build(out: Path | None = None, root: Path = ROOT) -> list[Path]:
+    """One deck per notebook in `out` (outputs/slides by default); returns their paths."""
+    out = out or output_path("slides")
+    install_vendor(out / "vendor")
+    (out / "vendor" / "no-mermaid.mjs").write_text("export default { initialize() {} };\n")
+    slides, decks = exporter(), []
+    for path in course_notebooks(root):
+        body, _ = slides.from_filename(str(path))
+        deck = out / f"{path.stem}.slides.html"
+        deck.write_text(body)
+        decks.append(deck)
+    return decks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.slides", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("mark", help="write the slide types into the notebooks")
+    build_parser = commands.add_parser("build", help="write the decks (outputs/slides)")
+    build_parser.add_argument("--out", type=Path, help="folder for the decks")
+    args = parser.parse_args(argv)
+    if args.command == "mark":
+        changed = mark_all()
+        print(f"slide types written; {len(changed)} notebooks changed")
+    else:
+        decks = build(args.out)
+        print(f"{len(decks)} decks in {decks[0].parent}; open one in a browser (no internet needed), "
+              "press ? for reveal.js's keys, S for speaker notes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
