@@ -1,0 +1,81 @@
+"""Headless Chromium for the browser tests: Debian's package (never a downloaded one), driven by Playwright.
+
+`serve(folder)` serves a built site on a free local port; `browser_page` opens pages and records every
+request, so that a test can assert that nothing left the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_SCHEMES = ("data", "blob", "about")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no access log on the test's output
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on 127.0.0.1 while the block runs; yields its base URL (ends with /)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def leaves_the_machine(url: str) -> bool:
+    """True for a request to anywhere but this machine (data: and blob: URLs stay here)."""
+    parts = urlsplit(url)
+    return parts.scheme not in LOCAL_SCHEMES and parts.hostname not in ("127.0.0.1", "localhost")
+
+
+@contextlib.contextmanager
+def browser_page(viewport: tuple[int, int] = (1280, 900)):
+    """A Playwright page in headless Chromium; yields (page, requests), requests being every URL asked for.
+
+    Requests that would leave the machine are recorded and aborted, so a test sees them at once.
+    """
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+
+    def record(route) -> None:
+        requests.append(route.request.url)
+        if leaves_the_machine(route.request.url):
+            route.abort()
+        else:
+            route.continue_()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page.route("**/*", record)
+            yield page, requests
+        finally:
+            browser.close()

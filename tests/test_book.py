@@ -1,0 +1,134 @@
+"""`make book`: the site is built from the committed notebooks and read in headless Chromium, offline.
+
+Every page loads; its maths is rendered by the site's own MathJax; every image and GIF loads; no
+internal link or anchor is broken; search finds a word; the launch buttons open the page's notebook
+in Colab and Binder; and no request leaves the machine. Screenshots go to outputs/book/screenshots.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from helpers.config import output_path, project_root
+from tests.browsing import CHROMIUM, browser_page, leaves_the_machine, serve
+from tools import book
+
+ROOT = project_root()
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PAGES = ["intro.html", *(f"notebooks/{name}.html" for name in NOTEBOOKS)]
+MATH_READY = "() => window.MathJax && MathJax.startup && MathJax.startup.promise.then(() => true)"
+IMAGES_LOADED = "() => Array.from(document.images).every(i => i.complete)"
+BROKEN_IMAGES = "() => Array.from(document.images).filter(i => !i.naturalWidth).map(i => i.src.slice(0, 80))"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")
+
+
+@pytest.fixture(scope="module")
+def site():
+    return book.build()
+
+
+@pytest.fixture(scope="module")
+def visited(site):
+    """Each page as the browser saw it: maths, images, links, text; plus every request made."""
+    shots = output_path("book", "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    pages = {}
+    with serve(site) as base, browser_page() as (page, requests):
+        assert page.goto(base).ok  # index.html sends the reader to the landing page
+        page.wait_for_url(re.compile(r"intro\.html$"))
+        for name in PAGES:
+            response = page.goto(base + name)
+            page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
+            page.wait_for_function(MATH_READY, timeout=60_000)
+            page.wait_for_function(IMAGES_LOADED, timeout=60_000)
+            pages[name] = {
+                "status": response.status,
+                "maths": page.locator("mjx-container").count(),
+                "math_errors": page.locator("mjx-merror").count(),
+                "broken_images": page.evaluate(BROKEN_IMAGES),
+                "gifs": page.locator('img[src^="data:image/gif"]').count(),
+                "links": page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)"),
+                "text": page.inner_text("main"),
+            }
+            page.screenshot(path=str(shots / f"{name.replace('/', '_')}.png"))
+        page.goto(base + "search.html?q=reparameterization")
+        page.wait_for_selector("ul.search li", timeout=60_000)
+        found = page.locator("ul.search li a").evaluate_all("links => links.map(a => a.href)")
+        page.screenshot(path=str(shots / "search.png"))
+        targets = {}
+        for link in {url for p in pages.values() for url in p["links"] if url.startswith(base)}:
+            path = urlsplit(link).path
+            if path not in targets:
+                reply = page.request.get(base.rstrip("/") + path)
+                targets[path] = (reply.status, reply.text() if reply.ok else "")
+    return base, pages, found, targets, list(requests)
+
+
+def test_every_page_loads_with_its_maths_and_images(visited):
+    _, pages, *_ = visited
+    for name, seen in pages.items():
+        assert seen["status"] == 200, name
+        assert not seen["broken_images"], f"{name}: images that did not load: {seen['broken_images']}"
+        assert seen["math_errors"] == 0, name
+        if name.startswith("notebooks/"):
+            assert seen["maths"] >= 10, f"{name}: only {seen['maths']} formulas rendered"
+
+
+def test_figures_gifs_and_the_explorers_still_are_on_the_pages(visited, site):
+    _, pages, *_ = visited
+    assert pages["notebooks/05_conv_vae.html"]["gifs"] >= 3 and pages["notebooks/07_cgan.html"]["gifs"] >= 1
+    for name in ("03_vae", "05_conv_vae"):
+        assert "VBox(children" not in pages[f"notebooks/{name}.html"]["text"]  # a picture, not a repr
+    assert len(list((site / "_images").glob("*.png"))) >= 30
+
+
+def test_the_landing_page_is_the_course_map(visited):
+    base, pages, *_ = visited
+    intro = pages["intro.html"]
+    assert "Course map" in intro["text"] and "When it goes wrong" in intro["text"]
+    for name in NOTEBOOKS:
+        assert base + f"notebooks/{name}.html" in intro["links"], name
+
+
+def test_no_internal_link_or_anchor_is_broken(visited):
+    base, pages, _, targets, _ = visited
+    for name, seen in pages.items():
+        for link in seen["links"]:
+            if not link.startswith(base):
+                continue
+            parts = urlsplit(link)
+            status, text = targets[parts.path]
+            assert status == 200, f"{name} links to a missing page: {link}"
+            if parts.fragment:
+                anchor = html.escape(unquote(parts.fragment), quote=True)
+                assert f'id="{anchor}"' in text, f"{name} links to a missing anchor: {link}"
+
+
+def test_search_and_the_launch_buttons_work(visited):
+    _, pages, found, *_ = visited
+    assert any("03_vae" in link for link in found), found
+    repo = book.repo_from_pyproject()
+    for name in NOTEBOOKS:
+        links = pages[f"notebooks/{name}.html"]["links"]
+        assert f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{name}.ipynb" in links
+        assert any(link.startswith(f"https://mybinder.org/v2/gh/{repo}/main?") and
+                   f"notebooks/{name}.ipynb" in unquote(link) for link in links), name
+
+
+def test_no_request_leaves_the_machine(visited):
+    *_, requests = visited
+    assert requests and not [url for url in requests if leaves_the_machine(url)]
+
+
+def test_the_landing_page_points_outside_links_at_github():
+    readme = ("# T\n\nsee [the notes](benchmarks/results.md) and [03](notebooks/03_vae.ipynb)\n"
+              "\n## Course map\n\n[x](ARCHITECTURE.md)\n\n## When it goes wrong\n\nhelp\n")
+    page = book.landing_page(readme, "someone/course")
+    github = "https://github.com/someone/course/blob/main"
+    assert f"({github}/benchmarks/results.md)" in page and f"({github}/ARCHITECTURE.md)" in page
+    assert "(notebooks/03_vae.ipynb)" in page

@@ -1,0 +1,169 @@
+"""The course website (`make book`): a Jupyter Book 1 site built from the committed notebooks, offline.
+
+The notebooks are the single source. `build` stages them with a landing page (the README's
+introduction, course map and troubleshooting) under outputs/book/src, and runs `jupyter-book build`
+without executing anything: each page shows the figures and GIFs of the committed full-mode run.
+Changes from the committed files, made in the staged copies only:
+
+- the Colab badge (an image on colab.research.google.com) becomes the page's launch buttons
+  (Colab and Binder, in the top bar) and a text link on the landing page;
+- README links to files outside the book point at the repository on GitHub;
+- MathJax 3 is served from the site itself (npm's `mathjax`, installed once into outputs/book/vendor):
+  a page makes no request to the internet to render its maths, and search runs in the browser.
+
+The site is outputs/book/_build/html; open index.html, or serve the folder with any web server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers.config import output_path, project_root
+from tools.admin import BADGE_LINE, BRANCH, COLAB_TAG, notebook_text, repo_from_pyproject
+
+ROOT = project_root() or Path.cwd()
+MATHJAX_VERSION = "3.2.2"
+TITLE = "From autoencoders to conditional GANs, in TensorFlow"
+LANDING_SECTIONS = ("## Course map", "## When it goes wrong")  # README sections the landing page shows
+README_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
+MARKDOWN_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
+
+
+def install_mathjax(vendor: Path) -> Path:
+    """MathJax 3 from the npm registry into `vendor` (once); returns its es5 folder (tex-chtml.js)."""
+    package = vendor / "node_modules" / "mathjax"
+    manifest = package / "package.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text())["version"] == MATHJAX_VERSION):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("`make book` needs npm (Node.js) once, to fetch MathJax for offline maths: "
+                               "install Node.js, e.g. `sudo apt-get install npm`")
+        vendor.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(vendor),
+                        f"mathjax@{MATHJAX_VERSION}"], check=True)
+    return package / "es5"
+
+
+def readme_section(text: str, heading: str) -> str:
+    """A `## ` section of the README, from its heading to the next `## ` heading."""
+    start = text.index(heading + "\n")
+    end = text.find("\n## ", start + len(heading))
+    return text[start:] if end == -1 else text[start:end]
+
+
+def landing_page(readme: str, repo: str) -> str:
+    """The README's title and introduction, course map and troubleshooting, with links fixed for the book."""
+    intro = readme[: readme.index("\n## ")]
+    page = "\n\n".join([intro.strip(), *(readme_section(readme, h).strip() for h in LANDING_SECTIONS)])
+    page = README_BADGE.sub(lambda m: f"[Colab]({m.group(1)})", page)
+
+    def outside_link(match: re.Match) -> str:
+        target = match.group(1)
+        if target.startswith("notebooks/") and target.split("#")[0].endswith(".ipynb"):
+            return match.group(0)  # a page of the book
+        return f"](https://github.com/{repo}/blob/{BRANCH}/{target})"
+
+    return MARKDOWN_LINK.sub(outside_link, page) + "\n"
+
+
+def book_notebook(nb: dict) -> dict:
+    """A notebook as the book shows it: no Colab badge or set-up cell (the launch buttons replace them)."""
+    nb = json.loads(json.dumps(nb))
+    title = nb["cells"][0]
+    text = "".join(title["source"]) if isinstance(title["source"], list) else title["source"]
+    title["source"] = re.sub(r"\n{3,}", "\n\n", BADGE_LINE.sub("", text)).splitlines(keepends=True)
+    for cell in nb["cells"]:  # the Colab set-up cell does nothing on a web page
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if COLAB_TAG in tags:
+            tags.append("remove-cell")
+    return nb
+
+
+def book_config(repo: str) -> str:
+    """_config.yml: no execution, local MathJax, search, launch buttons for Colab and Binder."""
+    return f"""\
+title: "{TITLE}"
+author: The course's authors
+copyright: "2026"
+only_build_toc_files: true
+execute:
+  execute_notebooks: "off"
+repository:
+  url: https://github.com/{repo}
+  branch: {BRANCH}
+launch_buttons:
+  notebook_interface: jupyterlab
+  binderhub_url: https://mybinder.org
+  colab_url: https://colab.research.google.com
+html:
+  use_repository_button: true
+  use_issues_button: false
+  use_edit_page_button: false
+  home_page_in_navbar: true
+sphinx:
+  config:
+    mathjax_path: ../mathjax/tex-chtml.js  # relative to _static: the site's own copy, in its root
+    html_extra_path: ["site"]  # not _static, whose every .js Jupyter Book adds to every page
+    html_show_copyright: false
+    nb_ipywidgets_js: {{}}  # no widget manager from a CDN: saved notebooks show widgets as stills
+    suppress_warnings: ["mystnb.unknown_mime_type"]
+"""
+
+
+def book_toc(notebooks: list[Path]) -> str:
+    """_toc.yml: the landing page, then the notebooks in course order."""
+    chapters = "\n".join(f"- file: notebooks/{path.stem}" for path in notebooks)
+    return f"format: jb-book\nroot: intro\nchapters:\n{chapters}\n"
+
+
+def stage(src: Path, root: Path = ROOT) -> list[Path]:
+    """Write the book's sources into `src` (emptied first); returns the staged notebooks."""
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "notebooks").mkdir(parents=True)
+    repo = repo_from_pyproject(root / "pyproject.toml")
+    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    staged = []
+    for path in notebooks:
+        target = src / "notebooks" / path.name
+        target.write_text(notebook_text(book_notebook(json.loads(path.read_text()))))
+        staged.append(target)
+    (src / "intro.md").write_text(landing_page((root / "README.md").read_text(), repo))
+    (src / "_config.yml").write_text(book_config(repo))
+    (src / "_toc.yml").write_text(book_toc(notebooks))
+    mathjax = install_mathjax(src.parent / "vendor")
+    shutil.copytree(mathjax, src / "site" / "mathjax")
+    return staged
+
+
+def build(out: Path | None = None, root: Path = ROOT) -> Path:
+    """Stage and build the site under `out` (outputs/book by default); returns the html folder."""
+    out = out or output_path("book")
+    src = out / "src"
+    stage(src, root)
+    html = out / "_build" / "html"
+    if html.parent.exists():
+        shutil.rmtree(html.parent)
+    jupyter_book = str(Path(sys.executable).parent / "jupyter-book")
+    command = [jupyter_book, "build", str(src), "--path-output", str(out), "--warningiserror", "--quiet"]
+    subprocess.run(command, check=True)
+    return html
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.book", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="folder for the sources and the site (outputs/book)")
+    args = parser.parse_args(argv)
+    html = build(args.out)
+    print(f"the site is in {html}: open {html / 'index.html'} in a browser, or publish the folder")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
