@@ -11,12 +11,13 @@ PORT ?= 8888
 NOTEBOOK_DIR ?= notebooks
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)  # Jupyter refuses root without it
 
-.PHONY: help setup browser lab test test-colab unit lint execute bench margins badges student clean
+.PHONY: help setup browser sandbox lab test test-colab unit lint execute bench margins badges student \
+	book slides grade clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-setup: $(STAMP) $(DATA) browser  ## Create .venv, install the course and its tools, prepare MNIST (skips what is done)
+setup: $(STAMP) $(DATA) browser sandbox  ## Create .venv, install the course and its tools, prepare MNIST (skips what is done)
 
 # The browser test drives Debian's Chromium (no browser download): install it where we may.
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell sudo -n true 2>/dev/null && echo sudo -n))
@@ -27,6 +28,14 @@ browser:
 	     && $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } \
 	|| echo "Note: no Chromium, and it cannot be installed here; the browser test will be skipped."
 
+# `make grade` runs each student's notebook in a bubblewrap sandbox (read-only file system): install it where we may.
+sandbox:
+	@command -v bwrap >/dev/null \
+	|| { command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ]; } \
+	     && echo "Installing Debian's bubblewrap for make grade" \
+	     && $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq bubblewrap >/dev/null; } \
+	|| echo "Note: no bubblewrap; make grade will run submissions with limits only, not in a sandbox."
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +43,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@mkdir -p $(VENV)/etc/ipython  # kernels of this venv: C++ log lines (TensorFlow) go to the terminal
 	@echo "c.IPKernelApp.capture_fd_output = False" > $(VENV)/etc/ipython/ipython_kernel_config.py
+	@# nbgrader is the instructor's grading engine (make grade): keep its menus out of the students' JupyterLab
+	@$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	@for e in formgrader validate_assignment assignment_list course_list; do \
+	  $(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$e >/dev/null 2>&1; done
 	@touch $@
 
 $(DATA): $(STAMP)
@@ -44,7 +57,7 @@ $(DATA): $(STAMP)
 $(CLASSIFIER): | $(DATA)
 	$(BIN)/python -m helpers.classifier --out $@
 
-lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
+lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token); RISE presents a notebook as slides
 	@echo "Starting JupyterLab on $(NOTEBOOK_DIR); open the http://127.0.0.1:...?token=... URL printed below."
 	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --no-browser --ServerApp.ip=127.0.0.1 \
 		--ServerApp.port=$(PORT) $(ROOT_FLAG)
@@ -77,6 +90,17 @@ badges: setup  ## Point Colab badges and set-up cells at a fork: make badges REP
 
 student: setup  ## Student copies of the notebooks, solutions removed, in student/ (or OUT=folder)
 	$(BIN)/python -m tools.admin student --out $(or $(OUT),student)
+
+book: setup  ## The course website from the committed notebooks, offline: outputs/book/_build/html
+	$(BIN)/python -m tools.book
+
+slides: setup  ## A reveal.js deck per notebook that works offline: outputs/slides/*.slides.html
+	$(BIN)/python -m tools.slides build
+
+grade: setup $(CLASSIFIER)  ## Grade SUBMISSIONS=DIR (a folder per student) with nbgrader: DIR/gradebook.csv
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
+	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),) \
+		$(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT),)
 
 execute: setup $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
 	$(BIN)/python -m benchmarks.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)

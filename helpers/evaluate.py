@@ -37,14 +37,26 @@ class PCA:
         return codes @ self.components + self.mean
 
 
-def fit_pca(x: np.ndarray, k: int) -> PCA:
-    """Fit PCA with k components to data (N, D) through the SVD of the centred data."""
-    data = _as_matrix(x, "x")
+def fit_pca(x: np.ndarray, k: int, *, chunk: int = 8192) -> PCA:
+    """Fit PCA with k components to data (N, D): the top eigenvectors of its covariance matrix.
+
+    The D x D covariance is summed over chunks of rows in float64, so memory stays at a few chunks
+    however large N is (an SVD of the whole centred training set needs several copies of it).
+    """
+    data = np.asarray(x)
+    _as_matrix(data[:1], "x")  # checks the shape and the dtype without copying the whole array
+    data = data.reshape(len(data), -1)
     if not 1 <= k <= min(data.shape):
         raise ValueError(f"k must be in 1..{min(data.shape)}, got {k}")
-    mean = data.mean(axis=0)
-    _, singular, vt = np.linalg.svd(data - mean, full_matrices=False)
-    return PCA(mean=mean, components=vt[:k], explained_variance=singular[:k] ** 2 / (len(data) - 1))
+    mean = data.mean(axis=0, dtype=np.float64)
+    scatter = np.zeros((data.shape[1], data.shape[1]))
+    for start in range(0, len(data), chunk):
+        block = data[start:start + chunk].astype(np.float64) - mean
+        scatter += block.T @ block
+    eigenvalues, eigenvectors = np.linalg.eigh(scatter)  # ascending order
+    top = np.argsort(eigenvalues)[::-1][:k]
+    variance = np.clip(eigenvalues[top], 0.0, None) / (len(data) - 1)
+    return PCA(mean=mean, components=eigenvectors[:, top].T, explained_variance=variance)
 
 
 def reconstruction_mse(x: np.ndarray, x_hat: np.ndarray) -> float:

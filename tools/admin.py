@@ -142,6 +142,14 @@ def apply_to_notebook(nb: dict, repo: str, notebook: str) -> dict:
     return nb
 
 
+def without_badge(nb: dict) -> dict:
+    """A copy of the notebook without the Colab badge line in its title cell (for the site and slides)."""
+    nb = json.loads(json.dumps(nb))
+    title = nb["cells"][0]
+    title["source"] = _lines(re.sub(r"\n{3,}", "\n\n", BADGE_LINE.sub("", _source(title))))
+    return nb
+
+
 def notebook_problems(nb: dict, repo: str, notebook: str) -> list[str]:
     """What is missing or wrong in a notebook's badge and Colab set-up cell (empty if all is well)."""
     problems = []

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from helpers.config import output_path, project_root
-from tools.admin import BADGE_LINE, BRANCH, COLAB_TAG, notebook_text, repo_from_pyproject
+from tools.admin import BRANCH, COLAB_TAG, notebook_text, repo_from_pyproject, without_badge
 
 ROOT = project_root() or Path.cwd()
 MATHJAX_VERSION = "3.2.2"
@@ -74,10 +74,7 @@ def landing_page(readme: str, repo: str) -> str:
 
 def book_notebook(nb: dict) -> dict:
     """A notebook as the book shows it: no Colab badge or set-up cell (the launch buttons replace them)."""
-    nb = json.loads(json.dumps(nb))
-    title = nb["cells"][0]
-    text = "".join(title["source"]) if isinstance(title["source"], list) else title["source"]
-    title["source"] = re.sub(r"\n{3,}", "\n\n", BADGE_LINE.sub("", text)).splitlines(keepends=True)
+    nb = without_badge(nb)
     for cell in nb["cells"]:  # the Colab set-up cell does nothing on a web page
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if COLAB_TAG in tags:

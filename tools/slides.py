@@ -4,10 +4,13 @@ The slide types live in the notebooks' cell metadata (`slideshow.slide_type`), s
 (`make lab` installs jupyterlab-rise) and the static decks split them alike. `mark` sets them by
 one rule (`slide_type`), which a test checks the notebooks follow:
 
-- a `## ` heading starts a slide and a `### ` heading a sub-slide (below it, in reveal.js);
+- a `## ` heading starts a slide and a `### ` heading a sub-slide (below it, in reveal.js); a
+  markdown cell with a heading inside is first cut in two there;
 - a code cell that draws a figure or an animation starts a sub-slide, so the picture has room,
   unless it follows its heading directly;
 - the Colab set-up cell is skipped; every other cell continues the slide it is on.
+
+The decks leave out the Colab badge, an image on colab.research.google.com.
 
 `build` writes outputs/slides/<notebook>.slides.html. Every script, style sheet and font the decks
 load (reveal.js, MathJax, RequireJS, jQuery, pinned below) is installed from the npm registry into
@@ -19,13 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+
 from helpers.config import output_path, project_root
-from tools.admin import COLAB_TAG, notebook_text
+from tools.admin import COLAB_TAG, notebook_text, without_badge
 
 ROOT = project_root() or Path.cwd()
 VENDOR_PACKAGES = {"reveal.js": "4.6.1", "mathjax": "2.7.9", "requirejs": "2.3.7", "jquery": "3.7.1"}
@@ -62,8 +68,30 @@ def slide_type(cell: dict, previous: dict | None) -> str:
     return CONTINUE
 
 
+HEADING = re.compile(r"(?m)^(?=#{2,3} )")
+
+
+def split_at_headings(nb: dict) -> dict:
+    """Markdown cells cut before each `## ` or `### ` heading inside them, so that a heading starts a cell."""
+    cells = []
+    for cell in nb["cells"]:
+        parts = [p for p in HEADING.split(_source(cell))] if cell["cell_type"] == "markdown" else []
+        if len([p for p in parts if p.strip()]) < 2:
+            cells.append(cell)
+            continue
+        for number, part in enumerate(p for p in parts if p.strip()):
+            piece = json.loads(json.dumps(cell))
+            piece["source"] = part.rstrip("\n").splitlines(keepends=True)
+            if number:
+                piece["id"] = f"{cell.get('id', 'cell')}-{number}"
+            cells.append(piece)
+    nb["cells"] = cells
+    return nb
+
+
 def mark_notebook(nb: dict) -> dict:
-    """Set every cell's slideshow.slide_type by `slide_type`; returns the notebook (changed in place)."""
+    """Cut cells at headings, then set every cell's slideshow.slide_type by `slide_type` (in place)."""
+    split_at_headings(nb)
     previous = None
     for cell in nb["cells"]:
         cell.setdefault("metadata", {})["slideshow"] = {"slide_type": slide_type(cell, previous)}
@@ -130,7 +158,8 @@ def build(out: Path | None = None, root: Path = ROOT) -> list[Path]:
     (out / "vendor" / "no-mermaid.mjs").write_text("export default { initialize() {} };\n")
     slides, decks = exporter(), []
     for path in course_notebooks(root):
-        body, _ = slides.from_filename(str(path))
+        nb = nbformat.reads(notebook_text(without_badge(json.loads(path.read_text()))), as_version=4)
+        body, _ = slides.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         deck = out / f"{path.stem}.slides.html"
         deck.write_text(body)
         decks.append(deck)
