@@ -35,7 +35,10 @@ TOTAL_TARGET_MINUTES = 45
 NEEDS_CLASSIFIER = ("06_conditional_vae", "07_cgan")  # the first of them to run trains it, once
 TIME_LINE = re.compile(r"\*Running time on 2 CPU cores[^*]*:\*.*?(?=\n\n|\Z)", re.S)
 BINDER_MIB = 2048  # Binder's memory limit; Colab's free tier has about 12 GB
-LOWER_MEMORY: dict[str, str] = {}  # notebook -> what to lower when its full run needs more than Binder has
+LOWER_MEMORY = {  # notebook -> what to lower when its full run needs more than Binder has (measured)
+    "05_conv_vae": "on Binder, pass `batch=10` to `iwae_estimate` in section 8 (its bounds decode K = 200 "
+                   "copies of each image at once: about 250 MB less), or run it in quick mode",
+}
 TOTAL_MARKERS = ("<!-- execute:start -->", "<!-- execute:end -->")
 DASH = "\u2013"  # an en dash, for ranges
 

@@ -74,9 +74,12 @@ def knn_accuracy(
     test_labels: np.ndarray,
     *,
     k: int = 5,
-    chunk: int = 1000,
+    chunk: int = 200,
 ) -> float:
-    """Share of test codes whose k nearest training codes (Euclidean) vote for the right label."""
+    """Share of test codes whose k nearest training codes (Euclidean) vote for the right label.
+
+    Distances are computed for `chunk` test codes at a time: 200 x 60,000 float64 is about 100 MB.
+    """
     ref, query = _as_matrix(train_codes, "train_codes"), _as_matrix(test_codes, "test_codes")
     ref_labels, query_labels = np.asarray(train_labels), np.asarray(test_labels)
     if ref.shape[1] != query.shape[1]:

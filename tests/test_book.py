@@ -8,6 +8,7 @@ in Colab and Binder; and no request leaves the machine. Screenshots go to output
 from __future__ import annotations
 
 import html
+import json
 import re
 from urllib.parse import unquote, urlsplit
 
@@ -132,3 +133,13 @@ def test_the_landing_page_points_outside_links_at_github():
     github = "https://github.com/someone/course/blob/main"
     assert f"({github}/benchmarks/results.md)" in page and f"({github}/ARCHITECTURE.md)" in page
     assert "(notebooks/03_vae.ipynb)" in page
+
+
+def test_committed_notebooks_show_stills_not_widgets():
+    """GitHub, the site and the slides cannot run widgets: `make execute` saves stills in their place."""
+    for name in NOTEBOOKS:
+        nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        assert "widgets" not in nb["metadata"], name
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), name

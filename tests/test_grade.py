@@ -1,6 +1,6 @@
-"""`make grade`: made-up submissions (right, untouched, wrong, tampering, corrupt, hanging), graded.
+"""`make grade`: made-up submissions (right, untouched, wrong, tampering, attacking, corrupt, hanging).
 
-Two grading runs: notebook 03 (two checks) for five students, and notebook 04 with a short time
+Two grading runs: notebook 03 (two checks) for eight students, and notebook 04 with a short time
 limit for one whose notebook hangs. Each runs the notebooks in quick mode in the sandbox, so this
 file takes a few minutes.
 """
@@ -40,33 +40,68 @@ def read_gradebook(path) -> dict[tuple[str, str], dict]:
     return {(row["student"], row["check"]): row for row in rows}
 
 
+ATTACK = """\
+import pathlib, socket, subprocess
+refused = []
+for target in [{course!r}, {later_student!r}]:  # the course, and a student graded after this one
+    try:
+        pathlib.Path(target).write_text("{{}}")
+        refused.append(False)
+    except OSError:
+        refused.append(True)
+remount = subprocess.run(["mount", "-o", "remount,bind,rw", "/", "/"], capture_output=True)
+refused.append(remount.returncode != 0)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3)
+    refused.append(False)
+except OSError:
+    refused.append(True)
+refused.append(not list(pathlib.Path("/tmp").glob("grade-*/course/gradebook.db")))  # the gradebook: unseen
+refused.append(len(list(pathlib.Path("/tmp").glob("grade-*/course/autograded/*"))) == 1)  # itself only
+refused.append(not pathlib.Path({submissions!r}).exists() or not any(pathlib.Path({submissions!r}).iterdir()))
+try:
+    hog = bytearray(64 * 2**30)  # past the memory cap
+    refused.append(False)
+except MemoryError:
+    refused.append(True)
+SANDBOXED = all(refused)
+print("refused:", refused)"""
+
+
 @pytest.fixture(scope="module")
 def graded_03(tmp_path_factory):
     submissions = tmp_path_factory.mktemp("submissions")
     save(submissions / "right", "03_vae", course_notebook("03_vae"))
     admin.write_student_copies(submissions / "untouched")
-    wrong = course_notebook("03_vae")  # the KL without its factor 1/2
+    wrong = course_notebook("03_vae")  # the KL without its factor 1/2, and a stray print()
     for cell in wrong["cells"]:
-        cell["source"] = "".join(cell["source"]).replace(KL_SOLUTION, KL_SOLUTION.replace("0.5 * ", ""))
+        cell["source"] = "".join(cell["source"]).replace(
+            KL_SOLUTION, "print()\n    " + KL_SOLUTION.replace("0.5 * ", ""))
     save(submissions / "wrong", "03_vae", wrong)
     tamper = course_notebook("03_vae")
     for cell in tamper["cells"]:
         source = "".join(cell["source"])
         cell["source"] = source.replace(KL_SOLUTION, "return mean")  # wrong, and then:
-        if source.startswith("check_kl("):
+        if "check_kl(" in source and admin.is_check_cell(cell):
             cell["source"] = 'print("✓ kl: trust me")'  # an edited check
-    tamper["cells"] = [c for c in tamper["cells"] if not "".join(c["source"]).startswith("check_reparam")]
-    attack = (f"import pathlib\nfor target in [{str(ROOT / 'notebooks' / 'pwned.txt')!r}, "
-              f"{str(ROOT / 'pwned.txt')!r}]:\n    try:\n        pathlib.Path(target).write_text('x')\n"
-              "    except OSError as error:\n        print('refused:', error)\n"
-              "for db in pathlib.Path('/tmp').glob('grade-*/course/gradebook.db'):\n"
-              "    db.write_bytes(b'')\nfor other in pathlib.Path('../..').glob('*/*/*.ipynb'):\n"
-              "    other.write_text('{}')")
-    if bubblewrap() is not None:  # without the sandbox, this would succeed: see the test below
-        tamper["cells"].insert(3, code_cell(attack))
+    tamper["cells"] = [c for c in tamper["cells"]
+                       if not (admin.is_check_cell(c) and "check_reparameterize(" in "".join(c["source"]))]
     save(submissions / "tamper", "03_vae", tamper)
+    cheat = course_notebook("03_vae")  # replaces the check itself
+    for cell in cheat["cells"]:
+        cell["source"] = "".join(cell["source"]).replace(KL_SOLUTION, "return None\n\ncheck_kl = print")
+    save(submissions / "cheat", "03_vae", cheat)
+    attacker = course_notebook("03_vae")  # right answers only if every attack was refused
+    for cell in attacker["cells"]:
+        cell["source"] = "".join(cell["source"]).replace(KL_SOLUTION, f"{KL_SOLUTION} if SANDBOXED else None")
+    attack = ATTACK.format(course=str(ROOT / "notebooks" / "pwned.txt"), submissions=str(submissions),
+                           later_student=str(submissions / "wrong" / "03_vae.ipynb"))
+    attacker["cells"].insert(3, code_cell(attack))
+    save(submissions / "attacker", "03_vae", attacker)
     (submissions / "corrupt").mkdir()
     (submissions / "corrupt" / "03_vae.ipynb").write_text('{"cells": [ this is not JSON')
+    (submissions / "linked").mkdir()
+    (submissions / "linked" / "03_vae.ipynb").symlink_to("/etc/passwd")
     course_files = [*ROOT.glob("helpers/*.py"), *ROOT.glob("tools/*.py"), ROOT / "pyproject.toml"]
     before = {p: p.read_bytes() for p in course_files}
     rows = grade.grade(submissions, notebooks=["03_vae"], time_limit=400)
@@ -77,7 +112,7 @@ def graded_03(tmp_path_factory):
 def test_a_correct_submission_gets_full_marks(graded_03):
     submissions, rows, _ = graded_03
     book = read_gradebook(submissions / "gradebook.csv")
-    assert len(book) == len(rows) == 5 * 2
+    assert len(book) == len(rows) == 8 * 2
     for check in ("03-reparameterize-check", "03-kl-divergence-check"):
         row = book[("right", check)]
         assert float(row["points"]) == float(row["max_points"]) == 1.0 and row["message"].startswith("✓")
@@ -106,20 +141,33 @@ def test_edited_and_deleted_checks_score_zero_and_say_so(graded_03):
 
 
 @pytest.mark.skipif(bubblewrap() is None, reason="no bubblewrap: `make setup` installs it where it can")
-def test_a_submission_cannot_touch_the_course_the_gradebook_or_other_students(graded_03):
+def test_a_submission_cannot_touch_the_course_other_students_or_the_network(graded_03):
     submissions, _, course_unchanged = graded_03
+    book = read_gradebook(submissions / "gradebook.csv")
+    attacker = [book[("attacker", c)] for c in ("03-reparameterize-check", "03-kl-divergence-check")]
+    # every attack ran and was refused, or the attacker would have lost its points
+    assert [float(r["points"]) for r in attacker] == [1.0, 1.0], [r["message"] for r in attacker]
     assert course_unchanged and not (ROOT / "notebooks" / "pwned.txt").exists()
-    assert not (ROOT / "pwned.txt").exists()
-    assert json.loads((submissions / "right" / "03_vae.ipynb").read_text())["cells"]  # intact
-    book = read_gradebook(submissions / "gradebook.csv")  # written after, from an intact gradebook
-    assert float(book[("right", "03-kl-divergence-check")]["points"]) == 1.0
+    assert json.loads((submissions / "wrong" / "03_vae.ipynb").read_text())["cells"]  # intact, and graded:
+    assert book[("wrong", "03-kl-divergence-check")]["message"].startswith("ExerciseError: kl")
 
 
-def test_a_corrupt_file_is_reported_and_grading_goes_on(graded_03):
+def test_code_that_replaces_a_check_is_flagged_for_a_human(graded_03):
+    book = read_gradebook(graded_03[0] / "gradebook.csv")
+    for check in ("03-reparameterize-check", "03-kl-divergence-check"):
+        row = book[("cheat", check)]
+        assert float(row["points"]) == 0.0
+        assert "grade by hand" in row["message"] and "check_kl" in row["message"]
+
+
+def test_a_corrupt_file_or_a_link_is_reported_and_grading_goes_on(graded_03):
     book = read_gradebook(graded_03[0] / "gradebook.csv")
     for check in ("03-reparameterize-check", "03-kl-divergence-check"):
         row = book[("corrupt", check)]
         assert float(row["points"]) == 0.0 and row["message"].startswith("not a valid notebook")
+        linked = book[("linked", check)]
+        assert float(linked["points"]) == 0.0 and linked["message"].startswith("not a regular file")
+        assert "root:" not in linked["message"]
 
 
 def test_a_hanging_notebook_times_out_and_the_others_are_graded(tmp_path, capsys):
