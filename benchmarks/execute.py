@@ -36,8 +36,9 @@ NEEDS_CLASSIFIER = ("06_conditional_vae", "07_cgan")  # the first of them to run
 TIME_LINE = re.compile(r"\*Running time on 2 CPU cores[^*]*:\*.*?(?=\n\n|\Z)", re.S)
 BINDER_MIB = 2048  # Binder's memory limit; Colab's free tier has about 12 GB
 LOWER_MEMORY = {  # notebook -> what to lower when its full run needs more than Binder has (measured)
-    "05_conv_vae": "on Binder, pass `batch=10` to `iwae_estimate` in section 8 (its bounds decode K = 200 "
-                   "copies of each image at once: about 250 MB less), or run it in quick mode",
+    "05_conv_vae": "on Binder, pass `batch=10` to both `iwae_estimate` calls in section 8 (about 250 MB "
+                   "less, just under the limit), or run in quick mode: "
+                   "add `os.environ[\"COURSE_QUICK\"] = \"1\"` after `import os` in the set-up cell",
 }
 TOTAL_MARKERS = ("<!-- execute:start -->", "<!-- execute:end -->")
 DASH = "\u2013"  # an en dash, for ranges
@@ -144,7 +145,7 @@ def time_line(name: str, timings: dict) -> str:
     line = ("*Running time on 2 CPU cores (measured, `make execute`):* "
             + (", ".join(parts) or "not measured yet"))
     if name in NEEDS_CLASSIFIER:
-        once = f"{minutes(timings['classifier'])} once" if timings["classifier"] else "once"
+        once = f"{minutes(timings['classifier'])} once" if timings["classifier"] else "about 10-14 min once"
         line += (f", plus {once} to train the scoring classifier, the first time a notebook needs it "
                  "(`make test` prepares it too)")
     line += "."
