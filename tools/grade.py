@@ -184,7 +184,8 @@ class Course:
         cwd = self.course / "autograded" / student / notebook  # nbgrader runs the kernel here
         sandbox = ["--bwrap", self.bwrap] if self.bwrap else []
         hidden = [a for folder in self.hide for a in ("--hide", str(folder))]
-        argv = [sys.executable, "-m", "tools.sandbox", *sandbox, *hidden,
+        shown = [a for folder in readable_folders(self.root) for a in ("--readable", str(folder))]
+        argv = [sys.executable, "-m", "tools.sandbox", *sandbox, *hidden, *shown,
                 "--time-limit", str(self.time_limit), "--memory-mib", str(self.memory_mib),
                 "--writable", str(cwd), "--writable", str(run),
                 "--reason-file", str(run / "stopped"), "--",
@@ -312,6 +313,14 @@ def failure_message(log: str, stopped: str, time_limit: float) -> str:
         return "the kernel died (the memory cap, or a crash) before the notebook finished"
     errors = [line.strip() for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
     return "nbgrader could not grade it: " + (errors[-1][:300] if errors else "see its log")
+
+
+def readable_folders(root: Path = ROOT) -> list[Path]:
+    """What a kernel must read wherever it lies: the course (helpers, data) and its Python."""
+    from helpers.config import data_dir
+
+    folders = [root, data_dir(), Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
+    return sorted({folder.resolve() for folder in folders})
 
 
 def hidden_folders(submissions: Path) -> list[Path]:

@@ -36,10 +36,17 @@ ALLOWED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "MPLCONFIGD
 
 
 def sandboxed(command: list[str], bwrap: str, *, writable: list[Path] = (), hide: list[Path] = (),
-              cwd: str | None = None) -> list[str]:
-    """`command` wrapped in bubblewrap: read-only root, writable folders, hidden folders, no network."""
+              readable: list[Path] = (), cwd: str | None = None) -> list[str]:
+    """`command` wrapped in bubblewrap: read-only root, writable folders, hidden folders, no network.
+
+    `readable` folders are shown (read-only) even where they lie under the private /tmp or /run:
+    a course checked out under /tmp, with its virtual environment, must stay visible.
+    """
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    for folder in readable:
+        if Path(folder).exists():
+            args += ["--ro-bind", str(folder), str(folder)]
     for folder in hide:
         args += ["--tmpfs", str(folder)]
     for folder in writable:  # after the hidden ones: a writable folder may lie inside one
@@ -64,7 +71,8 @@ def bubblewrap(path: str | None = None) -> str | None:
 
 
 def run(command: list[str], *, time_limit: float, memory_mib: int, writable: list[Path] = (),
-        hide: list[Path] = (), reason_file: Path | None = None, bwrap: str | None = None) -> int:
+        hide: list[Path] = (), readable: list[Path] = (), reason_file: Path | None = None,
+        bwrap: str | None = None) -> int:
     """Run `command` (sandboxed when `bwrap` is given); returns its exit code (negative: killed)."""
     limit = memory_mib * 2**20
 
@@ -76,7 +84,7 @@ def run(command: list[str], *, time_limit: float, memory_mib: int, writable: lis
     # A kernel watches the process that started it (JPY_PARENT_PID) and quits when it seems gone, which
     # it always does from inside bubblewrap's process namespace: the sandbox dies with this launcher.
     env = {key: value for key, value in os.environ.items() if key != "JPY_PARENT_PID"}
-    wrapped = sandboxed(command, bwrap, writable=writable, hide=hide) if bwrap else command
+    wrapped = sandboxed(command, bwrap, writable=writable, hide=hide, readable=readable) if bwrap else command
     child = subprocess.Popen(wrapped, preexec_fn=cap_memory, env=env)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda number, _frame: child.send_signal(number))
@@ -95,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mib", type=int, required=True, help="address-space cap in MiB")
     parser.add_argument("--writable", type=Path, action="append", default=[], help="a writable folder")
     parser.add_argument("--hide", type=Path, action="append", default=[], help="a folder to hide")
+    parser.add_argument("--readable", type=Path, action="append", default=[],
+                        help="a folder to show read-only, even under /tmp (the course, its Python)")
     parser.add_argument("--reason-file", type=Path, help="where to say why the command was stopped")
     parser.add_argument("--bwrap", help="bubblewrap's path (the grader checked it works); none: limits only")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
@@ -103,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("no command to run (give it after --)")
     return run(command, time_limit=args.time_limit, memory_mib=args.memory_mib, writable=args.writable,
-               hide=args.hide, reason_file=args.reason_file, bwrap=args.bwrap)
+               hide=args.hide, readable=args.readable, reason_file=args.reason_file, bwrap=args.bwrap)
 
 
 if __name__ == "__main__":
