@@ -112,7 +112,8 @@ def colab_setup_source(repo: str) -> str:
     return COLAB_SETUP.format(repo=check_repo(repo), course=COURSE_DISTRIBUTION)
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
+    """A cell's source as one string (nbformat stores it as a string or a list of lines)."""
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
@@ -123,7 +124,7 @@ def _lines(text: str) -> list[str]:
 def apply_to_notebook(nb: dict, repo: str, notebook: str) -> dict:
     """Put the badge under the title (first cell) and the Colab set-up cell right after it."""
     title = nb["cells"][0]
-    text = _source(title)
+    text = cell_source(title)
     if title["cell_type"] != "markdown" or not text.startswith("# "):
         raise ValueError(f"{notebook}: the first cell must be the '# ' title")
     text = BADGE_LINE.sub("", text)
@@ -146,20 +147,20 @@ def without_badge(nb: dict) -> dict:
     """A copy of the notebook without the Colab badge line in its title cell (for the site and slides)."""
     nb = json.loads(json.dumps(nb))
     title = nb["cells"][0]
-    title["source"] = _lines(re.sub(r"\n{3,}", "\n\n", BADGE_LINE.sub("", _source(title))))
+    title["source"] = _lines(re.sub(r"\n{3,}", "\n\n", BADGE_LINE.sub("", cell_source(title))))
     return nb
 
 
 def notebook_problems(nb: dict, repo: str, notebook: str) -> list[str]:
     """What is missing or wrong in a notebook's badge and Colab set-up cell (empty if all is well)."""
     problems = []
-    title = _source(nb["cells"][0])
+    title = cell_source(nb["cells"][0])
     if badge(repo, notebook) not in title:
         problems.append(f"{notebook}: no badge pointing at {colab_url(repo, notebook)} in the title cell")
     setup = nb["cells"][1] if len(nb["cells"]) > 1 else {}
     if COLAB_TAG not in setup.get("metadata", {}).get("tags", []):
         problems.append(f"{notebook}: the second cell is not the Colab set-up cell (tag '{COLAB_TAG}')")
-    elif _source(setup) != colab_setup_source(repo):
+    elif cell_source(setup) != colab_setup_source(repo):
         problems.append(f"{notebook}: the Colab set-up cell does not install from {repo}")
     return problems
 
@@ -209,13 +210,13 @@ def student_notebook(nb: dict, repo: str, notebook: str) -> dict:
     """A copy without solutions: stubs instead, those cells' outputs cleared, the badge on STUDENT_BRANCH."""
     nb = json.loads(json.dumps(nb))
     for cell in nb["cells"]:
-        source = _source(cell)
+        source = cell_source(cell)
         if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source:
             cell["source"] = _lines(strip_solutions(source))
             cell["outputs"], cell["execution_count"] = [], None
         if cell["cell_type"] == "code" and is_check_cell(cell):  # its "✓" belongs to the solution
             cell["outputs"], cell["execution_count"] = [], None
-    title = _source(nb["cells"][0])
+    title = cell_source(nb["cells"][0])
     if not BADGE_LINE.search(title):
         raise ValueError(f"{notebook}: no Colab badge in the title cell; run `make badges` first")
     student_badge = badge(repo, notebook, STUDENT_BRANCH)

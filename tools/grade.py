@@ -33,7 +33,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.admin import is_check_cell
+from tools.admin import cell_source, is_check_cell
 from tools.sandbox import TIME_LIMIT_REASON, bubblewrap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,9 +64,6 @@ class Check:
     source: str
 
 
-def _source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-
 
 def course_checks(root: Path = ROOT) -> dict[str, list[Check]]:
     """The graded notebooks (those with check cells) and their checks, in course order."""
@@ -74,7 +71,7 @@ def course_checks(root: Path = ROOT) -> dict[str, list[Check]]:
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         checks = [Check(c["metadata"]["nbgrader"]["grade_id"], float(c["metadata"]["nbgrader"]["points"]),
-                        _source(c)) for c in cells if is_check_cell(c)]
+                        cell_source(c)) for c in cells if is_check_cell(c)]
         if checks:
             graded[path.stem] = checks
     return graded
@@ -103,7 +100,7 @@ def tampering(nb: dict, checks: list[Check]) -> dict[str, str]:
     for cell in nb["cells"]:
         marks = cell.get("metadata", {}).get("nbgrader")
         if isinstance(marks, dict) and isinstance(marks.get("grade_id"), str):
-            submitted[marks["grade_id"]] = _source(cell)
+            submitted[marks["grade_id"]] = cell_source(cell)
     found = {}
     for check in checks:
         if check.grade_id not in submitted:
@@ -125,9 +122,9 @@ def suspicious(nb: dict, course_sources: set[str]) -> str:
     Cells identical to one of the course's are left out (the Colab set-up cell reads sys.modules).
     """
     for cell in nb["cells"]:
-        if cell.get("cell_type") != "code" or is_check_cell(cell) or _source(cell) in course_sources:
+        if cell.get("cell_type") != "code" or is_check_cell(cell) or cell_source(cell) in course_sources:
             continue
-        match = SUSPICIOUS.search(_source(cell))
+        match = SUSPICIOUS.search(cell_source(cell))
         if match:
             return match.group(0).strip()[:80]
     return ""
@@ -150,7 +147,7 @@ class Course:
         self.course_sources = {}
         for name in checks:
             cells = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())["cells"]
-            self.course_sources[name] = {_source(c) for c in cells if c["cell_type"] == "code"}
+            self.course_sources[name] = {cell_source(c) for c in cells if c["cell_type"] == "code"}
             source = self.course / "source" / name
             source.mkdir(parents=True)
             shutil.copy(root / "notebooks" / f"{name}.ipynb", source / f"{name}.ipynb")

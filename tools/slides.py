@@ -31,15 +31,12 @@ from pathlib import Path
 import nbformat
 
 from helpers.config import output_path, project_root
-from tools.admin import COLAB_TAG, notebook_text, without_badge
+from tools.admin import COLAB_TAG, cell_source, notebook_text, without_badge
 
 ROOT = project_root() or Path.cwd()
 VENDOR_PACKAGES = {"reveal.js": "4.6.1", "mathjax": "2.7.9", "requirejs": "2.3.7", "jquery": "3.7.1"}
 SLIDE, SUBSLIDE, SKIP, CONTINUE = "slide", "subslide", "skip", "-"
 
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
 def _draws_a_picture(cell: dict) -> bool:
@@ -51,7 +48,7 @@ def _draws_a_picture(cell: dict) -> bool:
 
 
 def _heading_level(cell: dict) -> int:
-    first = _source(cell).lstrip().split("\n", 1)[0]
+    first = cell_source(cell).lstrip().split("\n", 1)[0]
     return len(first) - len(first.lstrip("#")) if cell["cell_type"] == "markdown" else 0
 
 
@@ -75,7 +72,7 @@ def split_at_headings(nb: dict) -> dict:
     """Markdown cells cut before each `## ` or `### ` heading inside them, so that a heading starts a cell."""
     cells = []
     for cell in nb["cells"]:
-        parts = [p for p in HEADING.split(_source(cell))] if cell["cell_type"] == "markdown" else []
+        parts = HEADING.split(cell_source(cell)) if cell["cell_type"] == "markdown" else []
         if len([p for p in parts if p.strip()]) < 2:
             cells.append(cell)
             continue
