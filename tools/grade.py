@@ -192,8 +192,11 @@ class Course:
         env = {**os.environ, "COURSE_QUICK": "1", "COURSE_OUTPUT_DIR": str(outputs), "HOME": str(home),
                "MPLCONFIGDIR": str(home / "matplotlib"), "JUPYTER_PATH": str(run / "jupyter"),
                "JUPYTER_RUNTIME_DIR": str(run / "runtime"), "PYTHONPATH": str(self.root),
-               "TMPDIR": str(run / "runtime")}  # the kernel's connection file and sockets: seen inside too
-        for name in ("COURSE_SEED", "COURSE_STILL_WIDGETS", "COURSE_CHECK_LOG"):
+               "TMPDIR": str(run / "runtime"),  # the kernel's connection file and sockets: seen inside too
+               # Headless: the latent explorers draw a still picture. Live widgets can leave nbclient
+               # waiting forever for a cell that has finished (jupyter/nbclient#312; 1 run in 5 here).
+               "COURSE_STILL_WIDGETS": "1"}
+        for name in ("COURSE_SEED", "COURSE_CHECK_LOG"):
             env.pop(name, None)
         return env, run
 
