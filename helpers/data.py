@@ -302,6 +302,26 @@ def stratified_subset(
     return images[chosen], labels[chosen]
 
 
+VALIDATION_SIZE = 10_000  # the classic split: the last 10,000 training images (mnist.pkl.gz's "valid")
+
+
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, *, size: int = VALIDATION_SIZE
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split a training set into (train, validation), the validation part being its last `size` examples.
+
+    With MNIST's 60,000 training images and the default size this is the classic 50k/10k split, so
+    everything that steers training (curves, early choices, targets) can leave the test set alone.
+    """
+    labels = np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if not 0 < size < len(labels):
+        raise ValueError(f"validation size must be in 1..{len(labels) - 1}, got {size}")
+    cut = len(labels) - size
+    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray | None = None,

@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import pickle
 import shutil
 
@@ -164,6 +165,29 @@ def test_stratified_subset_rejects_bad_sizes(mnist):
         data.stratified_subset(x_train, y_train, 0)
     with pytest.raises(ValueError, match="labels"):
         data.stratified_subset(x_train, y_train[:10], 5)
+
+
+VALIDATION_IMAGES_SHA256 = "2b079632b0defaf508a5ebf8c4ac1e18ce15c8b337da087e9c3e1c84c618d244"
+
+
+def test_split_validation_is_the_classic_50k_10k_split(mnist):
+    (x_train, y_train), _ = mnist
+    (x_fit, y_fit), (x_val, y_val) = data.split_validation(x_train, y_train)
+    assert (len(x_fit), len(x_val)) == (50_000, 10_000) and (len(y_fit), len(y_val)) == (50_000, 10_000)
+    np.testing.assert_array_equal(np.concatenate([x_fit, x_val]), x_train)  # disjoint and complete
+    # The last 10,000 official training images: mnist.pkl.gz's "valid" part (see mnist_from_classic_pickle).
+    assert hashlib.sha256(x_val.tobytes()).hexdigest() == VALIDATION_IMAGES_SHA256
+    assert min(np.bincount(y_val)) > 800  # every digit is well represented
+
+
+def test_split_validation_rejects_bad_sizes(mnist):
+    (x_train, y_train), _ = mnist
+    with pytest.raises(ValueError, match="validation size must be in"):
+        data.split_validation(x_train, y_train, size=0)
+    with pytest.raises(ValueError, match="validation size must be in"):
+        data.split_validation(x_train, y_train, size=60_000)
+    with pytest.raises(ValueError, match="labels"):
+        data.split_validation(x_train, y_train[:10])
 
 
 def test_make_dataset_yields_the_requested_structure(mnist):
