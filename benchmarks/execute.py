@@ -36,8 +36,7 @@ NEEDS_CLASSIFIER = ("06_conditional_vae", "07_cgan")  # the first of them to run
 TIME_LINE = re.compile(r"\*Running time on 2 CPU cores[^*]*:\*.*?(?=\n\n|\Z)", re.S)
 BINDER_MIB = 2048  # Binder's memory limit; Colab's free tier has about 12 GB
 LOWER_MEMORY = {  # notebook -> what to lower when its full run needs more than Binder has (measured)
-    "05_conv_vae": "on Binder, pass `batch=10` to both `iwae_estimate` calls in section 8 (about 250 MB "
-                   "less, just under the limit), or run in quick mode: "
+    "05_conv_vae": "on Binder, run it in quick mode (1.3 GB): "
                    "add `os.environ[\"COURSE_QUICK\"] = \"1\"` after `import os` in the set-up cell",
 }
 TOTAL_MARKERS = ("<!-- execute:start -->", "<!-- execute:end -->")
