@@ -282,13 +282,19 @@ def to_float(images: np.ndarray, *, binarize: bool = False, flatten: bool = Fals
     return x.reshape(len(x), -1) if flatten else x[..., None]
 
 
+def _paired_labels(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The labels as an array, after checking that there is one per image."""
+    labels = np.asarray(labels)
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    return labels
+
+
 def stratified_subset(
     images: np.ndarray, labels: np.ndarray, n: int, *, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """A random subset of n examples with (as near as possible) equal counts per class."""
-    labels = np.asarray(labels)
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    labels = _paired_labels(images, labels)
     classes = np.unique(labels)
     if not 0 < n <= len(labels):
         raise ValueError(f"n must be in 1..{len(labels)}, got {n}")
@@ -313,9 +319,7 @@ def split_validation(
     With MNIST's 60,000 training images and the default size this is the classic 50k/10k split, so
     everything that steers training (curves, early choices, targets) can leave the test set alone.
     """
-    labels = np.asarray(labels)
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    labels = _paired_labels(images, labels)
     if not 0 < size < len(labels):
         raise ValueError(f"validation size must be in 1..{len(labels) - 1}, got {size}")
     cut = len(labels) - size
