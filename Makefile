@@ -52,7 +52,7 @@ $(STAMP): pyproject.toml
 $(DATA): $(STAMP)
 	$(BIN)/python -m helpers.data
 
-# The classifier that scores notebooks 06-07, trained once (about 10 minutes on 2 cores) and cached.
+# The classifier that scores notebooks 06 and 08, trained once (about 10 minutes on 2 cores) and cached.
 # `make test` prepares it before the suite; in `make lab`, notebook 06 trains it on first use.
 $(CLASSIFIER): | $(DATA)
 	$(BIN)/python -m helpers.classifier --out $@
@@ -79,10 +79,10 @@ unit: setup  ## Unit tests of helpers only
 lint: setup  ## ruff on the package, the tests, the benchmarks and the notebooks' code
 	$(BIN)/ruff check helpers tools tests benchmarks notebooks
 
-margins: setup $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS="05_conv_vae 07_cgan" re-measures a subset)
+margins: setup $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS="05_conv_vae 08_cgan" re-measures a subset)
 	$(BIN)/python -m benchmarks.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
-bench: setup $(CLASSIFIER)  ## Benchmarks (conv VAE vs the TF tutorial; scores of 06-07; CGAN vs keras-io): results.* and README (PART=vae|conditional|cgan, COLLECT=1)
+bench: setup $(CLASSIFIER)  ## Benchmarks (conv VAE vs the TF tutorial; scores of 06 and 08; CGAN vs keras-io): results.* and README (PART=vae|conditional|cgan, COLLECT=1)
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
 badges: setup  ## Point Colab badges and set-up cells at a fork: make badges REPO=owner/name

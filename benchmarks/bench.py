@@ -12,7 +12,7 @@ mode, in a fresh output folder (so nothing resumes from old checkpoints), or wit
 them from the last `make execute`, and collects the scores they save (helpers.scoring: conditional
 accuracy, worst digit, Fréchet distance against the fair floor, precision and recall, sharpness,
 diversity) and the notebooks' running times. The third (`--part cgan`, benchmarks/cgan.py) races
-notebook 07's CGAN against the keras-io recipe. Results go to benchmarks/results.json and
+notebook 08's CGAN against the keras-io recipe. Results go to benchmarks/results.json and
 results.md, and the Markdown tables are copied into the README between the bench markers. `--part`
 runs one part and keeps the other parts' previous results.
 """
@@ -45,7 +45,7 @@ from helpers.training import HISTORY_FILE, History, ResumableTraining
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "05_conv_vae.ipynb"
-CONDITIONAL = {"cvae": "06_conditional_vae", "cgan": "07_cgan"}  # result key: notebook name
+CONDITIONAL = {"cvae": "06_conditional_vae", "cgan": "08_cgan"}  # result key: notebook name
 README = ROOT / "README.md"
 MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
 CGAN_FIGURE = "cgan_curves.png"
@@ -166,7 +166,7 @@ def run(smoke: bool = False, seed: int = 0) -> dict:
 
 
 def collect_conditional(output_root: Path, mode: str, seconds: dict[str, float]) -> dict:
-    """The scores that notebooks 06 and 07 saved under output_root, with their running times."""
+    """The scores that notebooks 06 and 08 saved under output_root, with their running times."""
     results = {}
     for key, name in CONDITIONAL.items():
         scores_file = output_root / name / mode / "scores.json"
@@ -175,7 +175,7 @@ def collect_conditional(output_root: Path, mode: str, seconds: dict[str, float])
         results[key] = {**json.loads(scores_file.read_text()), "notebook_seconds": seconds[key]}
     histories = sorted((output_root / CONDITIONAL["cgan"] / mode / "training").glob(f"*/{HISTORY_FILE}"))
     if len(histories) != 1:
-        raise FileNotFoundError(f"expected one training history of notebook 07 under {output_root}, "
+        raise FileNotFoundError(f"expected one training history of notebook 08 under {output_root}, "
                                 f"found {len(histories)}")
     history = History.from_json(histories[0].read_text())
     results["cgan"]["train_seconds"] = history.train_seconds
@@ -194,7 +194,7 @@ def collect_conditional(output_root: Path, mode: str, seconds: dict[str, float])
 
 
 def run_conditional(smoke: bool = False) -> dict:
-    """Run notebooks 06 and 07 (full mode, or quick for a smoke run) and collect their scores."""
+    """Run notebooks 06 and 08 (full mode, or quick for a smoke run) and collect their scores."""
     mode = "quick" if smoke else "full"
     with tempfile.TemporaryDirectory(prefix="bench-conditional-") as tmp:
         seconds = {}
@@ -235,7 +235,7 @@ def conditional_markdown(conditional: dict) -> str:
         "image's energy) and diversity (mean distance between the features of two samples of the same "
         "digit) are ratios to the real test digits: 1 is as sharp, or as varied, as real handwriting.",
         "",
-        "| | conditional VAE (06) | conditional GAN (07) | target for the GAN |",
+        "| | conditional VAE (06) | conditional GAN (08) | target for the GAN |",
         "|---|---|---|---|",
         f"| conditional accuracy | {v['accuracy']:.2%} | {g['accuracy']:.2%} "
         f"| at least {CGAN_GOALS.accuracy:.0%} |",
@@ -310,7 +310,7 @@ def main() -> None:
                         help="run one part only; the other parts' previous results are kept")
     parser.add_argument("--collect", action="store_true",
                         help="conditional part: collect the scores of the last full `make execute` from "
-                             "outputs/ instead of running notebooks 06 and 07 again")
+                             "outputs/ instead of running notebooks 06 and 08 again")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
     previous = args.out / "results.json"
@@ -321,7 +321,7 @@ def main() -> None:
         results["conditional"] = collect_executed() if args.collect else run_conditional(smoke=args.smoke)
         results.setdefault("machine", machine_info())
     if args.part in ("all", "cgan"):
-        from benchmarks import cgan  # imports notebook 07's model code only when asked
+        from benchmarks import cgan  # imports notebook 08's model code only when asked
 
         results["cgan"] = {**cgan.run_cgan(smoke=args.smoke), "machine": machine_info()}
         cgan.figure(results["cgan"], args.out / CGAN_FIGURE, results["cgan"]["machine"])

@@ -1,8 +1,8 @@
-"""`make bench PART=cgan`: notebook 07's conditional GAN against the Keras examples' recipe, side by side.
+"""`make bench PART=cgan`: notebook 08's conditional GAN against the Keras examples' recipe, side by side.
 
 Both generators train on MNIST's training split in the same process, for the same wall-clock budget,
 in alternating slices of a minute or so (so that a slow spell of the machine costs both the same).
-The course's model is not copied here: the cells of notebook 07 tagged `course-model` are executed,
+The course's model is not copied here: the cells of notebook 08 tagged `course-model` are executed,
 so the benchmark measures exactly what students read. The reference is benchmarks/keras_cgan.py.
 
 At regular points of each model's training time, training pauses and the generator is scored with
@@ -31,7 +31,7 @@ from helpers.config import project_root
 from helpers.data import NUM_CLASSES, load_mnist, make_dataset, to_float
 from helpers.scoring import RealDigits, real_digits, score_generator
 
-NOTEBOOK = project_root() / "notebooks" / "07_cgan.ipynb"
+NOTEBOOK = project_root() / "notebooks" / "08_cgan.ipynb"
 FULL = {"budget_seconds": 600.0, "slice_seconds": 60.0}  # each model trains 10 min, scored every minute
 SMOKE = {"budget_seconds": 12.0, "slice_seconds": 6.0, "n_train": 4096}
 # Scores in which higher is better, and the one in which lower is: "reached" means all at once.
@@ -70,12 +70,12 @@ class Contender:
 
 
 COURSE_NAMES = ("BATCH_SIZE", "FULL_EPOCHS", "NOISE_DIM", "make_generator", "make_discriminator",
-                "make_optimizer", "make_train_step")  # notebook 07 must define them
+                "make_optimizer", "make_train_step")  # notebook 08 must define them
 
 
 def course_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray,
                      seed: int) -> Contender:
-    """Notebook 07's networks, optimizers and step, built fresh by its course-model cells' functions.
+    """Notebook 08's networks, optimizers and step, built fresh by its course-model cells' functions.
 
     make_generator() takes [noise, int labels] and gives images in [0, 1]; make_optimizer(total_steps)
     gives an optimizer whose learning rate is scheduled over total_steps (here the notebook's full-mode
@@ -84,7 +84,7 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
     """
     missing = [name for name in COURSE_NAMES if name not in course]
     if missing:
-        raise ValueError(f"notebook 07's course-model cells do not define {', '.join(missing)}")
+        raise ValueError(f"notebook 08's course-model cells do not define {', '.join(missing)}")
     generator, discriminator = course["make_generator"](), course["make_discriminator"]()
     batch = course["BATCH_SIZE"]
     total_steps = course["FULL_EPOCHS"] * (len(train_images) // batch)  # the notebook's full-mode schedule
@@ -96,7 +96,7 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
     def generate(noise, labels):
         return generator.predict([noise, labels], batch_size=500, verbose=0)
 
-    return Contender("course (notebook 07)", step, iter(dataset), generate, course["NOISE_DIM"],
+    return Contender("course (notebook 08)", step, iter(dataset), generate, course["NOISE_DIM"],
                      len(train_images) // batch,
                      networks={"generator": generator, "discriminator": discriminator,
                                "generator_optimizer": optimizers[0]})
@@ -164,7 +164,7 @@ def final_scores(curve: list[dict], last: int = 3) -> dict:
 
 
 def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
-    """Race notebook 07's CGAN against the keras-io recipe and return the curves and the summary."""
+    """Race notebook 08's CGAN against the keras-io recipe and return the curves and the summary."""
     cfg = SMOKE if smoke else FULL
     keras.utils.set_random_seed(seed)
     (all_train, all_labels), (test_images, test_labels) = load_mnist()
@@ -227,7 +227,7 @@ def figure(results: dict, path: Path, machine: dict) -> None:
         ax.set(title=label, xlabel=f"training time (min, {machine['cores']} CPU cores)", ylabel=label)
     axes[2].set_yscale("log")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Conditional GAN: notebook 07 (course) against the keras-io recipe (reference), "
+    fig.suptitle("Conditional GAN: notebook 08 (course) against the keras-io recipe (reference), "
                  "the same training budget")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
@@ -251,7 +251,7 @@ def markdown(results: dict) -> str:
             "scored every minute on one sample for each digit of half of the test set (final: the median "
             "of the last 3 points). The reference is the keras-io recipe (benchmarks/keras_cgan.py).",
             "",
-            "| | keras-io recipe (reference) | course, notebook 07 |",
+            "| | keras-io recipe (reference) | course, notebook 08 |",
             "|---|---|---|",
             f"| conditional accuracy | {r['final']['accuracy']:.2%} | {c['final']['accuracy']:.2%} |",
             f"| worst digit's accuracy | {r['final']['worst_digit']:.2%} | {c['final']['worst_digit']:.2%} |",

@@ -32,7 +32,7 @@ TIMINGS = ROOT / "benchmarks" / "timings.json"
 README = ROOT / "README.md"
 KEEP = 5  # runs kept per notebook and mode: the ranges come from these
 TOTAL_TARGET_MINUTES = 45
-NEEDS_CLASSIFIER = ("06_conditional_vae", "07_cgan")  # the first of them to run trains it, once
+NEEDS_CLASSIFIER = ("06_conditional_vae", "08_cgan")  # the first of them to run trains it, once
 TIME_LINE = re.compile(r"\*Running time on 2 CPU cores[^*]*:\*.*?(?=\n\n|\Z)", re.S)
 BINDER_MIB = 2048  # Binder's memory limit; Colab's free tier has about 12 GB
 LOWER_MEMORY = {  # notebook -> what to lower when its full run needs more than Binder has (measured)
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.execute",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("full", "quick"), default="full")
-    parser.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these (e.g. 07_cgan)")
+    parser.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these (e.g. 08_cgan)")
     parser.add_argument("--classifier", action="store_true", help="also time the classifier's training")
     parser.add_argument("--untimed", action="store_true",
                         help="record the peak memory but not the time (the machine was busy)")

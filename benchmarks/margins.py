@@ -107,7 +107,7 @@ def main() -> int:
     parser.add_argument("--part", choices=["all", "tests", "notebooks"], default="all",
                         help="what to run (the table in the README comes from 'all')")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", default=None,
-                        help="re-measure only these notebooks' checks (e.g. 07_cgan), with --part tests the "
+                        help="re-measure only these notebooks' checks (e.g. 08_cgan), with --part tests the "
                              "unit tests' too, and keep the other rows of the last table")
     args = parser.parse_args()
     if len(args.seeds) < 2:
@@ -120,7 +120,7 @@ def main() -> int:
                      f"{args.out / 'margins.json'} does not exist: run `make margins` first")
     unknown = [name for name in args.notebooks or [] if not (ROOT / "notebooks" / f"{name}.ipynb").exists()]
     if unknown:
-        parser.error(f"no such notebook(s) under notebooks/: {', '.join(unknown)} (give names like 07_cgan)")
+        parser.error(f"no such notebook(s) under notebooks/: {', '.join(unknown)} (give names like 08_cgan)")
     start, records, exit_codes = time.perf_counter(), [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:

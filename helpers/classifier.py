@@ -1,4 +1,4 @@
-"""A small MNIST CNN, trained once and cached, that scores generated digits (notebooks 06-07).
+"""A small MNIST CNN, trained once and cached, that scores generated digits (notebooks 06 and 08).
 
 Its predicted labels measure conditional accuracy; its penultimate layer ("features") gives the
 feature vectors that helpers.scoring compares generated and real digits with.

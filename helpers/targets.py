@@ -15,7 +15,7 @@ class GeneratorTargets:
     train_seconds: float | None = None  # training time on 2 CPU cores, where it is a target
 
 
-# Notebook 07 asserts these after a full run: a model that misses them did not learn.
+# Notebook 08 asserts these after a full run: a model that misses them did not learn.
 CGAN = GeneratorTargets(accuracy=0.97, worst_digit=0.90, frechet_ratio=8.0)
 # The goals the CGAN benchmark reports as met or not (make bench), stricter than the asserts.
 CGAN_GOALS = GeneratorTargets(accuracy=0.99, worst_digit=0.97, frechet_ratio=2.0, train_seconds=600.0)

@@ -45,7 +45,7 @@ def test_badges_are_rewritten_for_a_fork_and_back(tmp_path):
         nb = json.loads(path.read_text())
         assert admin.notebook_problems(nb, "alice/my-fork", path.name) == []
         assert admin.notebook_problems(nb, original, path.name) != []
-    assert "github/alice/my-fork/blob/main/notebooks/07_cgan.ipynb" in (tmp_path / "README.md").read_text()
+    assert "github/alice/my-fork/blob/main/notebooks/08_cgan.ipynb" in (tmp_path / "README.md").read_text()
 
     admin.apply_badges(original, tmp_path)  # and back: byte for byte what is committed
     for path in NOTEBOOKS:

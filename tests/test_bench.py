@@ -52,13 +52,13 @@ def _fake_scores(accuracy, worst, frechet, sharpness, floor=1.2):
 
 def test_conditional_scores_are_collected_and_tabulated(tmp_path):
     for name, scores in (("06_conditional_vae", _fake_scores(0.98, 0.95, 90.0, 0.44)),
-                         ("07_cgan", _fake_scores(0.995, 0.5, 60.0, 0.93))):
+                         ("08_cgan", _fake_scores(0.995, 0.5, 60.0, 0.93))):
         folder = tmp_path / name / "full"
         folder.mkdir(parents=True)
         (folder / "scores.json").write_text(json.dumps(scores))
     history = History(epochs=[{"epoch": e, "seconds": 40.0, "accuracy": 0.9} for e in (1, 2, 3)])
-    (tmp_path / "07_cgan" / "full" / "training" / "a1b2c3").mkdir(parents=True)
-    (tmp_path / "07_cgan" / "full" / "training" / "a1b2c3" / "history.json").write_text(history.to_json())
+    (tmp_path / "08_cgan" / "full" / "training" / "a1b2c3").mkdir(parents=True)
+    (tmp_path / "08_cgan" / "full" / "training" / "a1b2c3" / "history.json").write_text(history.to_json())
 
     collected = bench.collect_conditional(tmp_path, "full", {"cvae": 200.0, "cgan": 1000.0})
     assert collected["cgan"]["train_seconds"] == 120.0 and collected["cgan"]["epochs"] == 3
@@ -76,18 +76,18 @@ def test_conditional_scores_are_collected_and_tabulated(tmp_path):
 
 
 def test_scores_of_the_last_make_execute_are_collected_with_its_times(tmp_path):
-    for name in ("06_conditional_vae", "07_cgan"):
+    for name in ("06_conditional_vae", "08_cgan"):
         (tmp_path / name / "full").mkdir(parents=True)
         (tmp_path / name / "full" / "scores.json").write_text(json.dumps(_fake_scores(0.99, 0.98, 3.0, 1.0)))
     history = History(epochs=[{"epoch": 1, "seconds": 300.0}])
-    (tmp_path / "07_cgan" / "full" / "training" / "run").mkdir(parents=True)
-    (tmp_path / "07_cgan" / "full" / "training" / "run" / "history.json").write_text(history.to_json())
-    runs = {"06_conditional_vae": [{"seconds": 100.0}, {"seconds": 90.0}], "07_cgan": [{"seconds": 500.0}]}
+    (tmp_path / "08_cgan" / "full" / "training" / "run").mkdir(parents=True)
+    (tmp_path / "08_cgan" / "full" / "training" / "run" / "history.json").write_text(history.to_json())
+    runs = {"06_conditional_vae": [{"seconds": 100.0}, {"seconds": 90.0}], "08_cgan": [{"seconds": 500.0}]}
     collected = bench.collect_executed({"full": runs}, tmp_path)
     assert collected["source"] == "make execute" and collected["cvae"]["notebook_seconds"] == 90.0
     assert collected["cgan"]["train_seconds"] == 300.0
     with pytest.raises(FileNotFoundError, match="run `make execute` first"):
-        bench.collect_executed({"full": {"07_cgan": runs["07_cgan"]}}, tmp_path)
+        bench.collect_executed({"full": {"08_cgan": runs["08_cgan"]}}, tmp_path)
 
 
 def test_missing_conditional_scores_say_which_notebook(tmp_path):

@@ -53,7 +53,7 @@ def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
 
 
 @pytest.mark.parametrize(("notebook", "name"), [("06_conditional_vae", "06 conditional VAE"),
-                                                ("07_cgan", "07 conditional GAN")])
+                                                ("08_cgan", "08 conditional GAN")])
 def test_a_generator_that_ignores_its_label_fails_the_accuracy_check(brief_classifier, reference, mnist,
                                                                      notebook, name):
     (x_train, _), _ = mnist
@@ -65,7 +65,7 @@ def test_a_generator_that_ignores_its_label_fails_the_accuracy_check(brief_class
 
 
 @pytest.mark.parametrize(("notebook", "name"), [("06_conditional_vae", "06 conditional VAE"),
-                                                ("07_cgan", "07 conditional GAN")])
+                                                ("08_cgan", "08 conditional GAN")])
 def test_noise_fails_the_frechet_check(brief_classifier, reference, notebook, name):
     noise = np.random.default_rng(0).uniform(size=(len(reference.labels), 28, 28)).astype("float32")
     scores = scoring.score_generator(brief_classifier, noise, reference.labels, reference)
@@ -117,8 +117,8 @@ def test_a_generator_that_draws_label_minus_5_for_half_the_digits_fails_the_per_
     picks = np.array([rng.choice(np.flatnonzero(y_train == d)) for d in drawn])  # real digits stand in
     scores = scoring.score_generator(brief_classifier, x_train[picks], reference.labels, reference)
     expect("labels 5-9 drawn as 0-4, conditional accuracy", scores.accuracy,
-           above=notebook_bound("07_cgan", "07 conditional GAN, conditional accuracy", "above"))  # passes
-    check = "07 conditional GAN, share of digits drawn at twice chance or better"
+           above=notebook_bound("08_cgan", "08 conditional GAN, conditional accuracy", "above"))  # passes
+    check = "08 conditional GAN, share of digits drawn at twice chance or better"
     with pytest.raises(AssertionError):  # but the per-digit check notices
         expect("labels 5-9 drawn as 0-4, share of digits at twice chance",
-               scores.share_of_digits_at_twice_chance, above=notebook_bound("07_cgan", check, "above"))
+               scores.share_of_digits_at_twice_chance, above=notebook_bound("08_cgan", check, "above"))

@@ -118,7 +118,7 @@ def test_the_run_seed_comes_from_the_environment(monkeypatch):
 def test_another_notebooks_context_shares_mode_and_seed(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path))
     monkeypatch.setenv("COURSE_QUICK", "1")
-    other = config.run_context("07_cgan").of("06_conditional_vae")
+    other = config.run_context("08_cgan").of("06_conditional_vae")
     assert other.out == tmp_path / "06_conditional_vae" / "quick" and not other.out.exists()
     assert other.seed == config.course_seed()
 

@@ -37,7 +37,7 @@ def test_every_notebook_has_a_running_time_line_and_the_readme_a_row():
         assert f"1.0{execute.DASH}1.5 min in quick mode, 5.0 min in full mode" in line
         assert ("13.3 min once" in line) == (name in execute.NEEDS_CLASSIFIER)
     unmeasured = {"full": {}, "quick": {}, "classifier": []}
-    assert execute.time_line("07_cgan", unmeasured).startswith(
+    assert execute.time_line("08_cgan", unmeasured).startswith(
         "*Running time on 2 CPU cores (measured, `make execute`):* not measured yet, "
         "plus about 10-14 min once")
     assert f"**{5 * len(execute.notebook_names()):.0f} min**" in execute.total_sentence(timings)

@@ -50,21 +50,21 @@ def test_bars_in_a_name_do_not_split_the_table():
 
 def test_remeasured_rows_replace_only_that_notebooks_rows():
     previous = {"seeds": [1, 2], "minutes": 50.0, "pytest_exit_codes": {}, "rows": margins.summarise(
-        _records("07 old check", [0.1, 0.2], above=0.0) + _records("06 kept", [1.0, 1.1], above=0.0))}
+        _records("08 old check", [0.1, 0.2], above=0.0) + _records("06 kept", [1.0, 1.1], above=0.0))}
     new = {"seeds": [1, 2], "minutes": 9.0, "pytest_exit_codes": {1: 0, 2: 0},
-           "rows": margins.summarise(_records("07 new check", [0.8, 0.9], above=0.6))}
-    merged, note = margins.merge_remeasured(previous, new, ["notebooks/07_cgan"])
-    assert sorted(row["check"] for row in merged["rows"]) == ["06 kept", "07 new check"]
-    assert merged["minutes"] == 50.0 and "07_cgan were re-measured afterwards" in note and "9 min" in note
+           "rows": margins.summarise(_records("08 new check", [0.8, 0.9], above=0.6))}
+    merged, note = margins.merge_remeasured(previous, new, ["notebooks/08_cgan"])
+    assert sorted(row["check"] for row in merged["rows"]) == ["06 kept", "08 new check"]
+    assert merged["minutes"] == 50.0 and "08_cgan were re-measured afterwards" in note and "9 min" in note
 
 
 def test_remeasured_unit_tests_replace_only_the_unit_tests_rows():
     previous = {"seeds": [1, 2], "minutes": 50.0, "pytest_exit_codes": {}, "rows": margins.summarise(
         _records("k-NN accuracy", [0.9, 0.95], above=0.5) + _records("05 kept", [1.0, 1.1], above=0.0)),
-        "remeasured": [{"notebooks": ["07_cgan"], "seeds": [1, 2], "minutes": 14.0, "pytest_exit_codes": {}}]}
+        "remeasured": [{"notebooks": ["08_cgan"], "seeds": [1, 2], "minutes": 14.0, "pytest_exit_codes": {}}]}
     new = {"seeds": [1, 2], "minutes": 3.0, "pytest_exit_codes": {1: 0, 2: 0},
            "rows": margins.summarise(_records("precision", [0.8, 0.9], above=0.6))}
     merged, note = margins.merge_remeasured(previous, new, ["tests"])
     assert sorted(row["check"] for row in merged["rows"]) == ["05 kept", "precision"]
-    assert "07_cgan were re-measured" in note and "the unit tests were re-measured" in note
+    assert "08_cgan were re-measured" in note and "the unit tests were re-measured" in note
     assert not margins.is_notebook_check("10-fold k-NN") and margins.is_notebook_check("10 new notebook")
