@@ -148,6 +148,16 @@ def classifier_features(classifier, images: np.ndarray) -> np.ndarray:
     return extractor.predict(to_float(images), verbose=0, batch_size=500)
 
 
+def features_and_digits(classifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """classifier_features and predict_digits of the same images, in one pass through the classifier."""
+    import keras
+
+    outputs = [classifier.get_layer(FEATURES_LAYER).output, classifier.outputs[0]]
+    both = keras.Model(classifier.inputs, outputs)
+    features, probabilities = both.predict(to_float(images), verbose=0, batch_size=500)
+    return features, np.argmax(probabilities, axis=1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """`python -m helpers.classifier --out FILE`: train the scoring classifier (what load_classifier runs)."""
     parser = argparse.ArgumentParser(prog="python -m helpers.classifier", description=main.__doc__)

@@ -195,6 +195,28 @@ def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(np.sum(a**2, axis=1)[:, None] + np.sum(b**2, axis=1)[None, :] - 2 * a @ b.T, 0, None)
 
 
+def nearest_neighbours(queries: np.ndarray, references: np.ndarray, *, k: int = 1,
+                       chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances (n, k) and indices (n, k) of each query's k nearest references, nearest first."""
+    query, ref = _as_matrix(queries, "queries"), _as_matrix(references, "references")
+    if query.shape[1] != ref.shape[1]:
+        raise ValueError(f"queries and references must have the same width, got {query.shape}, {ref.shape}")
+    if not 1 <= k <= len(ref):
+        raise ValueError(f"k must be in 1..{len(ref)} (the number of references), got {k}")
+    if chunk < 1:
+        raise ValueError(f"chunk (rows of distances computed at once) must be at least 1, got {chunk}")
+    centre = ref.mean(axis=0)  # distances do not change; the Gram trick loses less precision
+    query, ref = query - centre, ref - centre
+    distances, indices = np.empty((len(query), k)), np.empty((len(query), k), dtype=int)
+    for start in range(0, len(query), chunk):
+        d2 = _squared_distances(query[start:start + chunk], ref)
+        nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(d2, nearest, axis=1), axis=1)
+        indices[start:start + chunk] = np.take_along_axis(nearest, order, axis=1)
+        distances[start:start + chunk] = np.sqrt(np.take_along_axis(d2, indices[start:start + chunk], axis=1))
+    return distances, indices
+
+
 def _kth_neighbour_radii(points: np.ndarray, k: int, chunk: int) -> np.ndarray:
     """Distance from each point to its k-th nearest other point in the same set."""
     radii = np.empty(len(points))

@@ -7,6 +7,12 @@ the test distribution) and as many *training* digits, of the same classes, again
 generator of the training data would reach: the fair floor). `score_generator` then scores samples:
 conditional accuracy, Fréchet distance overall and digit by digit, precision and recall (Kynkäänniemi
 et al., 2019: fidelity and coverage, separately), sharpness and diversity.
+
+Diversity is measured twice. The classifier's features are trained to give every 7 the same answer,
+so they keep little of a digit's style. The *style space* of a digit keeps it: the leading principal
+components of real training digits of that digit, where slant, width and stroke thickness vary most.
+It is a linear projection onto a few directions, so pixel noise (spread over all 784 directions)
+barely enters it.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.classifier import classifier_features, predict_digits
+from helpers.classifier import classifier_features, features_and_digits
 from helpers.data import NUM_CLASSES, to_float
 from helpers.evaluate import (
+    PCA,
+    fit_pca,
     frechet_distance_of_features,
     mean_pairwise_distance,
     per_class_accuracy,
@@ -26,6 +34,7 @@ from helpers.evaluate import (
 )
 
 PR_NEIGHBOURS = 3  # k of precision and recall, as in Kynkäänniemi et al.
+STYLE_COMPONENTS = 16  # principal components of each digit's style space
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,13 @@ class RealDigits:
     precision_train: float  # precision of those training digits against half B: what a perfect model scores
     recall_train: float  # their recall
     diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise feature distance within each digit
+    style_spaces: tuple[PCA, ...]  # (NUM_CLASSES,) each digit's style space, fitted on training digits
+    style_diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise distance within it, half B
+
+
+def _style_diversity(style_space: PCA, images: np.ndarray) -> float:
+    """Mean pairwise distance of images (n, 28, 28[, 1]) in [0, 1] projected onto a digit's style space."""
+    return mean_pairwise_distance(style_space.encode(np.asarray(images, np.float64).reshape(len(images), -1)))
 
 
 def _per_class_frechet(features: np.ndarray, labels: np.ndarray, real_features: np.ndarray,
@@ -86,13 +102,20 @@ def real_digits(classifier, train_images: np.ndarray, train_labels: np.ndarray, 
     train_features = classifier_features(classifier, train_images[train_pick])
     features = test_features[half_b]
     precision_train, recall_train = precision_recall(features, train_features, k=PR_NEIGHBOURS)
-    return RealDigits(labels=labels, features=features, sharpness=sharpness(to_float(test_images[half_b])),
+    train_float, real_float = to_float(train_images[train_pick]), to_float(test_images[half_b])
+    real_by_digit = {d: real_float[labels == d] for d in range(NUM_CLASSES)}
+    style_spaces = tuple(fit_pca(train_float[labels == d], min(STYLE_COMPONENTS, counts[d] - 1))
+                         for d in range(NUM_CLASSES))
+    return RealDigits(labels=labels, features=features, sharpness=sharpness(real_float),
                       frechet_test=frechet_distance_of_features(test_features[half_a], features),
                       frechet_train=frechet_distance_of_features(train_features, features),
                       frechet_train_per_class=_per_class_frechet(train_features, labels, features, labels),
                       precision_train=precision_train, recall_train=recall_train,
                       diversity_per_class=np.array([mean_pairwise_distance(features[labels == d])
-                                                    for d in range(NUM_CLASSES)]))
+                                                    for d in range(NUM_CLASSES)]),
+                      style_spaces=style_spaces,
+                      style_diversity_per_class=np.array([_style_diversity(style_spaces[d], real_by_digit[d])
+                                                          for d in range(NUM_CLASSES)]))
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,7 @@ class GeneratorScores:
     recall_train: float
     sharpness: float  # evaluate.sharpness of the samples over that of half B (1 = as sharp)
     diversity_per_class: np.ndarray  # (NUM_CLASSES,) mean pairwise feature distance, samples / real
+    style_diversity_per_class: np.ndarray  # (NUM_CLASSES,) the same in each digit's style space
 
     @property
     def worst_digit(self) -> float:
@@ -137,17 +161,23 @@ class GeneratorScores:
         """Mean over digits of the diversity ratio (1 = as varied as real digits, 0 = one image)."""
         return float(np.mean(self.diversity_per_class))
 
+    @property
+    def style_diversity(self) -> float:
+        """Mean over digits of the diversity ratio in each digit's style space (1 = as varied as real)."""
+        return float(np.mean(self.style_diversity_per_class))
+
     def as_dict(self) -> dict[str, float | list[float]]:
         """Plain floats and lists, ready for json.dump."""
         plain = {key: (value.tolist() if isinstance(value, np.ndarray) else float(value))
                  for key, value in self.__dict__.items()}
         return {**plain, "worst_digit": self.worst_digit, "frechet_ratio": self.frechet_ratio,
-                "diversity": self.diversity}
+                "diversity": self.diversity, "style_diversity": self.style_diversity}
 
     def report(self, name: str = "samples") -> str:
         """A few readable lines: accuracy, Fréchet distance, precision and recall, sharpness, diversity."""
         worst = int(np.argmin(self.per_class))
         least_varied = int(np.argmin(self.diversity_per_class))
+        least_style = int(np.argmin(self.style_diversity_per_class))
         within = self.frechet_ratio_per_class
         farthest = int(np.argmax(within))
         return (f"{name}: conditional accuracy {self.accuracy:.2%}, worst digit {worst} "
@@ -159,7 +189,9 @@ class GeneratorScores:
                 f"{name}: precision {self.precision:.2f}, recall {self.recall:.2f} (training digits: "
                 f"{self.precision_train:.2f} and {self.recall_train:.2f})\n"
                 f"{name}: sharpness {self.sharpness:.2f}x and diversity {self.diversity:.2f}x that of real "
-                f"digits (least varied: {least_varied}, {self.diversity_per_class[least_varied]:.2f}x)")
+                f"digits (least varied: {least_varied}, {self.diversity_per_class[least_varied]:.2f}x)\n"
+                f"{name}: diversity in style space {self.style_diversity:.2f}x that of real digits (least "
+                f"varied: {least_style}, {self.style_diversity_per_class[least_style]:.2f}x)")
 
 
 def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
@@ -177,7 +209,7 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
                          f"{reference.labels[first]})")
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images for {len(labels)} labels")
-    features, predicted = classifier_features(classifier, images), predict_digits(classifier, images)
+    features, predicted = features_and_digits(classifier, images)
     precision, recall = precision_recall(reference.features, features, k=PR_NEIGHBOURS)
     return GeneratorScores(
         accuracy=float(np.mean(predicted == labels)),
@@ -194,4 +226,7 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
                    else float("nan")),  # blank images (a collapsed generator) have no edges to measure
         diversity_per_class=np.array([mean_pairwise_distance(features[labels == d])
                                       / reference.diversity_per_class[d] for d in range(NUM_CLASSES)]),
+        style_diversity_per_class=np.array([
+            _style_diversity(reference.style_spaces[d], to_float(images[labels == d]))
+            / reference.style_diversity_per_class[d] for d in range(NUM_CLASSES)]),
     )

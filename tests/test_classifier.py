@@ -33,6 +33,15 @@ def test_features_have_the_penultimate_width(small_classifier, mnist):
     assert features.shape == (20, classifier.FEATURE_WIDTH) and np.isfinite(features).all()
 
 
+def test_one_pass_gives_the_same_features_and_digits(small_classifier, mnist):
+    _, model = small_classifier
+    images = mnist[1][0][:300]
+    features, digits = classifier.features_and_digits(model, images)
+    np.testing.assert_allclose(features, classifier.classifier_features(model, images), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(digits, classifier.predict_digits(model, images))
+    assert len(set(digits.tolist())) > 5  # not a constant answer
+
+
 def test_bad_input_is_refused(small_classifier):
     _, model = small_classifier
     with pytest.raises(ValueError, match=r"images: expected \(N, 28, 28\)"):

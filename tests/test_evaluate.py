@@ -181,3 +181,28 @@ def test_precision_recall_rejects_bad_input():
         evaluate.precision_recall(x, x, k=10)
     with pytest.raises(ValueError, match="float"):
         evaluate.precision_recall(x.astype(int), x)
+
+
+def test_nearest_neighbours_match_brute_force_whatever_the_chunk():
+    rng = np.random.default_rng(0)
+    queries, references = rng.normal(size=(37, 6)), rng.normal(size=(150, 6)) + 3.0  # far from the origin
+    brute = np.linalg.norm(queries[:, None] - references[None], axis=-1)
+    for chunk in (5, 1000):
+        distances, indices = evaluate.nearest_neighbours(queries, references, k=4, chunk=chunk)
+        np.testing.assert_array_equal(indices, np.argsort(brute, axis=1)[:, :4])  # nearest first
+        np.testing.assert_allclose(distances, np.sort(brute, axis=1)[:, :4], rtol=1e-9)
+    distances, indices = evaluate.nearest_neighbours(references[:10], references)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(10))  # a point is its own nearest neighbour
+    assert np.all(distances < 1e-6)
+
+
+def test_nearest_neighbours_reject_bad_input():
+    x = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="same width"):
+        evaluate.nearest_neighbours(x, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"k must be in 1\.\.4"):
+        evaluate.nearest_neighbours(x, x, k=5)
+    with pytest.raises(ValueError, match="chunk"):
+        evaluate.nearest_neighbours(x, x, chunk=0)
+    with pytest.raises(ValueError, match="expected float data"):
+        evaluate.nearest_neighbours(x.astype(int), x)

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from helpers import scoring
+from helpers import evaluate, scoring
 from helpers.data import to_float
 from helpers.expect import expect
 
@@ -42,6 +42,8 @@ def test_real_training_digits_score_like_real_digits(brief_classifier, reference
            abs(scores.recall - reference.recall_train), below=0.1)
     expect("real training digits as samples, sharpness / real", scores.sharpness, above=0.9, below=1.1)
     expect("real training digits as samples, diversity / real", scores.diversity, above=0.85, below=1.15)
+    expect("real training digits as samples, style diversity / real", scores.style_diversity,
+           above=0.9, below=1.1)
     assert scores.frechet_per_class.shape == (10,) and scores.per_class.shape == (10,)
     assert {"accuracy", "worst_digit", "frechet_ratio", "precision", "recall"} <= set(scores.as_dict())
     assert "precision" in scores.report("real")
@@ -71,7 +73,34 @@ def test_wrong_labels_and_collapse_score_badly(brief_classifier, reference, mnis
     collapsed = scoring.score_generator(brief_classifier, x_train[first_of_each[reference.labels]],
                                         reference.labels, reference)
     assert collapsed.diversity == pytest.approx(0.0, abs=1e-6)  # one image per digit
+    assert collapsed.style_diversity == pytest.approx(0.0, abs=1e-6)
     expect("one image per digit, recall", collapsed.recall, below=0.05)  # covers almost none of the data
+
+
+def test_noise_cannot_raise_style_diversity(brief_classifier, reference, mnist, seed):
+    (x_train, y_train), _ = mnist
+    rng = np.random.default_rng(seed)
+    clean = to_float(x_train[training_digits_for(reference.labels, y_train, seed)])
+    noisy = np.clip(clean + rng.normal(0, 0.3, clean.shape), 0, 1).astype("float32")
+    clean_scores = scoring.score_generator(brief_classifier, clean, reference.labels, reference)
+    noisy_scores = scoring.score_generator(brief_classifier, noisy, reference.labels, reference)
+    pixel_spread = [evaluate.mean_pairwise_distance(x[reference.labels == 1]) for x in (clean, noisy)]
+    expect("noisy real 1s, pixel-space diversity / that of the clean ones",
+           pixel_spread[1] / pixel_spread[0], above=1.2)  # in all 784 pixels, noise looks like variety ...
+    expect("noisy real digits, style diversity / that of the clean ones",
+           noisy_scores.style_diversity / clean_scores.style_diversity, below=1.0)  # ... not in style space
+
+
+def test_one_handwriting_per_digit_lowers_style_diversity(brief_classifier, reference, mnist, seed):
+    (x_train, y_train), _ = mnist
+    rng, images = np.random.default_rng(seed), np.empty((len(reference.labels), 28, 28), np.float32)
+    for d in range(10):  # the training digits nearest to one random digit: one writer's variations
+        digits = to_float(x_train[y_train == d])[..., 0]
+        writer = digits[rng.integers(len(digits))]
+        nearest = np.argsort(np.sum((digits - writer) ** 2, axis=(1, 2)))[:np.sum(reference.labels == d)]
+        images[reference.labels == d] = digits[nearest]
+    scores = scoring.score_generator(brief_classifier, images, reference.labels, reference)
+    expect("one handwriting per digit, style diversity / real", scores.style_diversity, below=0.85)
 
 
 def test_bad_input_is_refused(brief_classifier, reference, mnist):
@@ -115,7 +144,8 @@ def test_share_of_digits_at_twice_chance_counts_digits_not_samples():
     scores = scoring.GeneratorScores(accuracy=0.5, per_class=per_class, frechet=1.0, frechet_train=1.0,
                                      frechet_per_class=np.ones(10), frechet_train_per_class=np.ones(10),
                                      precision=0.5, recall=0.5, precision_train=0.8, recall_train=0.8,
-                                     sharpness=1.0, diversity_per_class=np.ones(10))
+                                     sharpness=1.0, diversity_per_class=np.ones(10),
+                                     style_diversity_per_class=np.ones(10))
     assert scores.share_of_digits_at_twice_chance == pytest.approx(0.8)  # 0.2 itself counts
     assert scores.worst_digit == 0.0 and "training digits: 0.80 and 0.80" in scores.report()
     assert "within each digit, 1.0x to 1.0x" in scores.report()
