@@ -233,7 +233,8 @@ def conditional_markdown(conditional: dict) -> str:
         f"of the same training digits ({g['precision_train']:.2f} and {g['recall_train']:.2f}). "
         "Sharpness (neighbouring pixels' squared differences over the "
         "image's energy) and diversity (mean distance between the features of two samples of the same "
-        "digit) are ratios to the real test digits: 1 is as sharp, or as varied, as real handwriting.",
+        "digit, and between their projections on that digit's 16 leading principal components, its style "
+        "space) are ratios to the real test digits: 1 is as sharp, or as varied, as real handwriting.",
         "",
         "| | conditional VAE (06) | conditional GAN (08) | target for the GAN |",
         "|---|---|---|---|",
@@ -247,6 +248,8 @@ def conditional_markdown(conditional: dict) -> str:
         f"| recall | {v['recall']:.2f} | {g['recall']:.2f} | |",
         f"| sharpness (x real digits) | {v['sharpness']:.2f}x | {g['sharpness']:.2f}x | |",
         f"| diversity within a digit (x real digits) | {v['diversity']:.2f}x | {g['diversity']:.2f}x | |",
+        f"| diversity in style space (x real digits) | {v['style_diversity']:.2f}x "
+        f"| {g['style_diversity']:.2f}x | |",
         f"| notebook running time | {v['notebook_seconds'] / 60:.1f} min "
         f"| {g['notebook_seconds'] / 60:.1f} min "
         f"({g['epochs']} epochs, {g['train_seconds'] / 60:.1f} min of training) "

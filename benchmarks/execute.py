@@ -56,6 +56,30 @@ PEAK_MEMORY_CELL = (
     "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))")
 
 
+# TensorFlow's C++ log lines on stderr (absl format, with a time stamp, so they differ on every run), and
+# the banner that precedes them: noise in a saved notebook, and never the same twice under nbval.
+NATIVE_LOG_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] .*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)\n?",
+    re.MULTILINE)
+
+
+def drop_native_log_lines(nb) -> None:
+    """Remove TensorFlow's C++ log lines from the notebook's stderr outputs (and outputs left empty)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output["text"] = NATIVE_LOG_LINE.sub("", output["text"])
+                if not output["text"].strip():
+                    continue
+            kept.append(output)
+        cell.outputs = kept
+
+
 def peak_from(probe) -> float:
     """The peak memory (MiB) that the probe cell printed on stdout (other output, e.g. warnings, skipped)."""
     for output in probe.outputs:
@@ -95,6 +119,7 @@ def run_notebook(path: Path, *, quick: bool, output_root: Path | None, save: boo
             else:
                 os.environ[key] = value
     if save:
+        drop_native_log_lines(nb)
         nbformat.write(nb, path)
     return seconds, peak_mib
 

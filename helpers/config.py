@@ -167,6 +167,9 @@ def seed_everything(seed: int | None = None, *, deterministic_ops: bool) -> int:
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)  # seeds `random`, NumPy's global RNG and tf.random
+    # Start TensorFlow's device platforms now, so that their one-time log lines (such as "failed call to
+    # cuInit" on a machine without a GPU) land in the set-up cell, not in a later cell that nbval checks.
+    tf.config.list_physical_devices()
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     return seed

@@ -47,7 +47,8 @@ def _fake_scores(accuracy, worst, frechet, sharpness, floor=1.2):
     return {"accuracy": accuracy, "worst_digit": worst, "per_class": [accuracy] * 10,
             "frechet": frechet, "frechet_train": floor, "frechet_ratio": frechet / floor,
             "precision": 0.7, "recall": 0.6, "precision_train": 0.8, "recall_train": 0.8,
-            "sharpness": sharpness, "diversity": 0.9, "diversity_per_class": [0.9] * 10}
+            "sharpness": sharpness, "diversity": 0.9, "diversity_per_class": [0.9] * 10,
+            "style_diversity": 0.7, "style_diversity_per_class": [0.7] * 10}
 
 
 def test_conditional_scores_are_collected_and_tabulated(tmp_path):
@@ -73,6 +74,7 @@ def test_conditional_scores_are_collected_and_tabulated(tmp_path):
     assert "(75.0x)" in table and "(50.0x)" in table and "16.7 min" in table
     assert "| sharpness (x real digits) | 0.44x | 0.93x |" in table
     assert "| precision | 0.70 | 0.70 |" in table
+    assert "| diversity in style space (x real digits) | 0.70x | 0.70x |" in table
 
 
 def test_scores_of_the_last_make_execute_are_collected_with_its_times(tmp_path):

@@ -60,6 +60,25 @@ def test_update_readme_rewrites_the_time_column_and_the_total(tmp_path):
     assert readme.read_text() == text  # a second run changes nothing
 
 
+def test_native_log_lines_are_dropped_and_real_warnings_kept():
+    import nbformat
+
+    noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+             "E0000 00:00:1795745919.278578    2812 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n"
+             "I0000 00:00:1795747156.650654    5968 cpu_feature_guard.cc:227] This binary is optimized\n"
+             "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with "
+             "the appropriate compiler flags.\n")
+    warning = "UserWarning: a real warning about your code\n"
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=noise),
+                    nbformat.v4.new_output("stream", name="stdout", text="E0000 printed on stdout stays\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text=noise + warning)]
+    nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    execute.drop_native_log_lines(nb)
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stdout", "E0000 printed on stdout stays\n"),
+                                                              ("stderr", warning)]
+
+
 def test_unknown_notebooks_are_refused():
     with pytest.raises(SystemExit):
         execute.main(["--notebooks", "99_nope", "--text-only"])
