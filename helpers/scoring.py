@@ -56,7 +56,7 @@ class RealDigits:
 
 def _style_diversity(style_space: PCA, images: np.ndarray) -> float:
     """Mean pairwise distance of images (n, 28, 28[, 1]) in [0, 1] projected onto a digit's style space."""
-    return mean_pairwise_distance(style_space.encode(np.asarray(images, np.float64).reshape(len(images), -1)))
+    return mean_pairwise_distance(style_space.encode(images))
 
 
 def _per_class_frechet(features: np.ndarray, labels: np.ndarray, real_features: np.ndarray,
@@ -210,6 +210,7 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images for {len(labels)} labels")
     features, predicted = features_and_digits(classifier, images)
+    pixels = to_float(images)
     precision, recall = precision_recall(reference.features, features, k=PR_NEIGHBOURS)
     return GeneratorScores(
         accuracy=float(np.mean(predicted == labels)),
@@ -222,11 +223,11 @@ def score_generator(classifier, images: np.ndarray, labels: np.ndarray,
         recall=recall,
         precision_train=reference.precision_train,
         recall_train=reference.recall_train,
-        sharpness=(sharpness(to_float(images)) / reference.sharpness if np.any(images)
+        sharpness=(sharpness(pixels) / reference.sharpness if np.any(images)
                    else float("nan")),  # blank images (a collapsed generator) have no edges to measure
         diversity_per_class=np.array([mean_pairwise_distance(features[labels == d])
                                       / reference.diversity_per_class[d] for d in range(NUM_CLASSES)]),
         style_diversity_per_class=np.array([
-            _style_diversity(reference.style_spaces[d], to_float(images[labels == d]))
+            _style_diversity(reference.style_spaces[d], pixels[labels == d])
             / reference.style_diversity_per_class[d] for d in range(NUM_CLASSES)]),
     )
