@@ -12,9 +12,9 @@ mode, in a fresh output folder (so nothing resumes from old checkpoints), or wit
 them from the last `make execute`, and collects the scores they save (helpers.scoring: conditional
 accuracy, worst digit, Fréchet distance against the fair floor, precision and recall, sharpness,
 diversity) and the notebooks' running times. The third (`--part cgan`, benchmarks/cgan.py) races
-notebook 08's CGAN against the keras-io recipe. Results go to benchmarks/results.json and
-results.md, and the Markdown tables are copied into the README between the bench markers. `--part`
-runs one part and keeps the other parts' previous results.
+notebook 08's CGAN against the keras-io recipe and a conditional VAE on the same networks. Results
+go to benchmarks/results.json and results.md, and the Markdown tables are copied into the README
+between the bench markers. `--part` runs one part and keeps the other parts' previous results.
 """
 
 from __future__ import annotations
@@ -266,8 +266,10 @@ def markdown(results: dict) -> str:
     if "conditional" in results:
         parts.append(conditional_markdown(results["conditional"]))
     if "cgan" in results:
-        parts.append(cgan.markdown(results["cgan"]) + f"\n![The CGAN race's score curves]"
-                                                       f"(benchmarks/{CGAN_FIGURE})\n")
+        figures = f"\n![The CGAN race's score curves](benchmarks/{CGAN_FIGURE})\n"
+        if "samples_figure" in results["cgan"]:
+            figures += f"\n![The race's final samples](benchmarks/{results['cgan']['samples_figure']})\n"
+        parts.append(cgan.markdown(results["cgan"]) + figures)
     return "\n".join(parts)
 
 
@@ -316,6 +318,7 @@ def main() -> None:
                              "outputs/ instead of running notebooks 06 and 08 again")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     previous = args.out / "results.json"
     results = json.loads(previous.read_text()) if args.part != "all" and previous.exists() else {}
     if args.part in ("all", "vae"):
@@ -327,7 +330,10 @@ def main() -> None:
         from benchmarks import cgan  # imports notebook 08's model code only when asked
 
         results["cgan"] = {**cgan.run_cgan(smoke=args.smoke), "machine": machine_info()}
+        samples = results["cgan"].pop("samples")  # images, for the figure only
         cgan.figure(results["cgan"], args.out / CGAN_FIGURE, results["cgan"]["machine"])
+        cgan.samples_figure(samples, args.out / cgan.SAMPLES_FIGURE,
+                            results["cgan"]["config"]["budget_seconds"] / 60)
     write(results, args.out, None if args.smoke else README)
 
 

@@ -1,16 +1,19 @@
-"""`make bench PART=cgan`: notebook 08's conditional GAN against the Keras examples' recipe, side by side.
+"""`make bench PART=cgan`: notebook 08's conditional GAN against the Keras examples' recipe, side by side,
+and against a conditional convolutional VAE built from the GAN's own networks.
 
-Both generators train on MNIST's training split in the same process, for the same wall-clock budget,
-in alternating slices of a minute or so (so that a slow spell of the machine costs both the same).
-The course's model is not copied here: the cells of notebook 08 tagged `course-model` are executed,
-so the benchmark measures exactly what students read. The reference is benchmarks/keras_cgan.py.
+The three models train on MNIST's training split in the same process, for the same wall-clock budget,
+in alternating slices of a minute or so (so that a slow spell of the machine costs all the same).
+The course's models are not copied here: the cells of notebook 08 tagged `course-model` are executed
+(the GAN of its sections 3 and 4, the VAE of section 11), so the benchmark measures exactly what
+students read. The reference is benchmarks/keras_cgan.py.
 
 At regular points of each model's training time, training pauses and the generator is scored with
 helpers.scoring against half B of the test set, generating exactly that half's labels: conditional
 accuracy, worst digit, Fréchet distance as a multiple of the fair floor (training digits against the
 same test digits), precision and recall. Scoring time is not training time. The result: both score
 curves against training seconds, and the training time the course's model needs to reach all of the
-reference's final scores at once, as a share of the reference's time.
+reference's final scores at once, as a share of the reference's time. The VAE answers another
+question: with the same networks, time and yardstick, how much of the GAN's lead is its objective?
 """
 
 from __future__ import annotations
@@ -37,14 +40,19 @@ SMOKE = {"budget_seconds": 12.0, "slice_seconds": 6.0, "n_train": 4096}
 # Scores in which higher is better, and the one in which lower is: "reached" means all at once.
 HIGHER_IS_BETTER = ("accuracy", "worst_digit", "precision", "recall")
 LOWER_IS_BETTER = ("frechet_ratio",)
+REPORTED_ONLY = ("sharpness", "diversity", "style_diversity")  # in the table, not in "reached"
+SAMPLES_FIGURE = "cgan_samples.png"
+SAMPLES_PER_DIGIT = 8
+LEGEND = {"course": "course GAN", "reference": "keras-io GAN", "cvae": "conv CVAE"}
+ACTIVE_NATS = 0.01  # a code dimension whose mean KL is below this carries (almost) nothing: inactive
 
 
 @dataclass
 class Contender:
-    """One generator in the race: its training step, its endless batches, its clock and its scores."""
+    """One model in the race: its training step, its endless batches, its clock and its scores."""
 
     name: str
-    step: Callable
+    step: Callable  # (images, labels) -> dict of losses
     batches: Iterator
     generate: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (noise, labels) -> images in [0, 1]
     noise_dim: int
@@ -61,8 +69,8 @@ class Contender:
         while self.train_seconds < end:
             start = time.perf_counter()
             images, labels = next(self.batches)
-            metrics = self.step(images, labels)
-            float(metrics["d_loss"])  # wait for the step to finish
+            losses = self.step(images, labels)
+            float(next(iter(losses.values())))  # wait for the step to finish
             self.train_seconds += time.perf_counter() - start
             self.steps += 1
             if self.steps == 1:
@@ -71,6 +79,14 @@ class Contender:
 
 COURSE_NAMES = ("BATCH_SIZE", "FULL_EPOCHS", "NOISE_DIM", "make_generator", "make_discriminator",
                 "make_optimizer", "make_train_step")  # notebook 08 must define them
+CVAE_NAMES = ("CVAE_BATCH_SIZE", "CVAE_LEARNING_RATE", "CVAE_CODE_DIM", "make_conv_encoder",
+              "make_conv_decoder", "make_cvae_train_step")
+
+
+def _check_defined(course: dict, names: tuple[str, ...]) -> None:
+    missing = [name for name in names if name not in course]
+    if missing:
+        raise ValueError(f"notebook 08's course-model cells do not define {', '.join(missing)}")
 
 
 def course_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray,
@@ -82,9 +98,7 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
     epochs); make_train_step(generator, discriminator, generator_optimizer, discriminator_optimizer,
     seed) returns the step, which takes (images, labels) and returns a dict with "d_loss".
     """
-    missing = [name for name in COURSE_NAMES if name not in course]
-    if missing:
-        raise ValueError(f"notebook 08's course-model cells do not define {', '.join(missing)}")
+    _check_defined(course, COURSE_NAMES)
     generator, discriminator = course["make_generator"](), course["make_discriminator"]()
     batch = course["BATCH_SIZE"]
     total_steps = course["FULL_EPOCHS"] * (len(train_images) // batch)  # the notebook's full-mode schedule
@@ -100,6 +114,35 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
                      len(train_images) // batch,
                      networks={"generator": generator, "discriminator": discriminator,
                                "generator_optimizer": optimizers[0]})
+
+
+def cvae_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:
+    """Notebook 08's conditional conv VAE (section 11): its encoder, decoder and step, built fresh.
+
+    It samples as notebook 06 does: a code z ~ N(0, I), decoded with the label, the pixels' Bernoulli means.
+    """
+    _check_defined(course, CVAE_NAMES)
+    encoder, decoder = course["make_conv_encoder"](), course["make_conv_decoder"]()
+    optimizer = keras.optimizers.Adam(course["CVAE_LEARNING_RATE"])
+    step = course["make_cvae_train_step"](encoder, decoder, optimizer, seed)
+    batch = course["CVAE_BATCH_SIZE"]
+    dataset = make_dataset(train_images, train_labels, batch_size=batch, shuffle=True, seed=seed,
+                           drop_remainder=True).repeat()
+
+    def generate(code, labels):
+        logits = decoder.predict([code, labels], batch_size=500, verbose=0)
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    return Contender("conv conditional VAE (notebook 08)", step, iter(dataset), generate,
+                     course["CVAE_CODE_DIM"], len(train_images) // batch,
+                     networks={"encoder": encoder, "decoder": decoder, "optimizer": optimizer})
+
+
+def kl_per_dimension(contender: Contender, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The VAE's mean KL(q(z_j | x, y) || N(0, 1)) for each code dimension j, in nats: its active units."""
+    mean, log_var = contender.networks["encoder"].predict([to_float(images), labels.astype("int32")],
+                                                          batch_size=500, verbose=0)
+    return np.mean(0.5 * (mean**2 + np.exp(log_var) - log_var - 1.0), axis=0)
 
 
 def reference_contender(train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:
@@ -126,7 +169,8 @@ def score(contender: Contender, classifier, reference: RealDigits, seed: int) ->
     return {"train_seconds": contender.train_seconds, "steps": contender.steps,
             "epochs": contender.steps / contender.steps_per_epoch, "accuracy": scores.accuracy,
             "worst_digit": scores.worst_digit, "frechet_ratio": scores.frechet_ratio,
-            "precision": scores.precision, "recall": scores.recall}
+            "precision": scores.precision, "recall": scores.recall, "sharpness": scores.sharpness,
+            "diversity": scores.diversity, "style_diversity": scores.style_diversity}
 
 
 def reaches(point: dict, target: dict) -> bool:
@@ -159,12 +203,12 @@ def first_reach(curve: list[dict], target: dict) -> float | None:
 
 def final_scores(curve: list[dict], last: int = 3) -> dict:
     """A model's final scores: the median of its last few points (one GAN point is noisy)."""
-    keys = (*HIGHER_IS_BETTER, *LOWER_IS_BETTER)
+    keys = [key for key in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER, *REPORTED_ONLY) if key in curve[-1]]
     return {key: float(np.median([p[key] for p in curve[-last:]])) for key in keys}
 
 
 def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
-    """Race notebook 08's CGAN against the keras-io recipe and return the curves and the summary."""
+    """Race notebook 08's CGAN against the keras-io recipe and its conv CVAE; return curves and summary."""
     cfg = SMOKE if smoke else FULL
     keras.utils.set_random_seed(seed)
     (all_train, all_labels), (test_images, test_labels) = load_mnist()
@@ -174,17 +218,27 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
     course = load_course_model(NOTEBOOK, extra={"NUM_CLASSES": NUM_CLASSES})
     course_side = course_contender(course, train_images, train_labels, seed)
     reference_side = reference_contender(train_images, train_labels, seed)
-    race([course_side, reference_side], classifier, reference_digits, cfg, seed)
+    cvae_side = cvae_contender(course, train_images, train_labels, seed)
+    contenders = [course_side, reference_side, cvae_side]
+    race(contenders, classifier, reference_digits, cfg, seed)
     seconds_per_step = reference_side.train_seconds / max(reference_side.steps, 1)
-    return summarise({
+    kl = kl_per_dimension(cvae_side, test_images, test_labels)  # a final measurement: the test set
+    samples = {c.name: sample_grid(c, seed) for c in contenders}
+    results = summarise({
         "config": {**cfg, "seed": seed, "course_batch": course["BATCH_SIZE"],
                    "reference_batch": keras_cgan.BATCH_SIZE, "label_layout": keras_cgan.LABEL_LAYOUT},
         "course": {"curve": course_side.curve, "first_step_seconds": course_side.first_step_seconds},
+        "cvae": {"curve": cvae_side.curve, "first_step_seconds": cvae_side.first_step_seconds,
+                 "batch": course["CVAE_BATCH_SIZE"], "code_dim": course["CVAE_CODE_DIM"],
+                 "kl_per_dimension": kl.tolist(), "active_units": int(np.sum(kl > ACTIVE_NATS))},
         "reference": {"curve": reference_side.curve, "first_step_seconds": reference_side.first_step_seconds,
                       "seconds_per_step": seconds_per_step,
                       "projected_seconds_for_the_recipe": seconds_per_step * keras_cgan.RECIPE_STEPS_PER_EPOCH
                       * keras_cgan.EPOCHS},
+        "samples_figure": SAMPLES_FIGURE,
     })
+    results["samples"] = samples
+    return results
 
 
 def summarise(results: dict) -> dict:
@@ -201,12 +255,45 @@ def summarise(results: dict) -> dict:
                      seconds_to_its_final=first_reach(reference["curve"], target),
                      at_chance=target["accuracy"] < 2 / NUM_CLASSES)
     course.update(final=final_scores(course["curve"]), seconds_to_reference_final=course_reach)
+    if "cvae" in results:  # the VAE of notebook 08, section 11 (absent from older results)
+        cvae = results["cvae"]
+        cvae.update(final=final_scores(cvae["curve"]),
+                    seconds_to_reference_final=first_reach(cvae["curve"], target))
     results["time_ratio"] = None if course_reach is None else course_reach / reference_seconds
     return results
 
 
+def sample_grid(contender: Contender, seed: int) -> np.ndarray:
+    """SAMPLES_PER_DIGIT samples of each digit from fixed noise, (NUM_CLASSES, SAMPLES_PER_DIGIT, 28, 28)."""
+    noise = np.random.default_rng(seed + 1).normal(size=(SAMPLES_PER_DIGIT, contender.noise_dim))
+    labels = np.repeat(np.arange(NUM_CLASSES, dtype="int32"), SAMPLES_PER_DIGIT)
+    images = contender.generate(np.tile(noise, (NUM_CLASSES, 1)).astype("float32"), labels)
+    return np.asarray(images).reshape(NUM_CLASSES, SAMPLES_PER_DIGIT, 28, 28)
+
+
+def samples_figure(samples: dict[str, np.ndarray], path: Path, minutes: float) -> None:
+    """Each model's samples at the end of the race, side by side: a row per digit, fixed noise per column."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.plots import tile
+
+    fig, axes = plt.subplots(1, len(samples), figsize=(4.2 * len(samples), 5.4))
+    for ax, (name, images) in zip(np.atleast_1d(axes), samples.items(), strict=True):
+        canvas = tile(images.reshape(-1, 28, 28), ncols=images.shape[1], pad=0)
+        ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+        ax.set(title=name, xlabel="sample", ylabel="requested digit", xticks=[],
+               yticks=np.arange(NUM_CLASSES) * 28 + 13.5, yticklabels=range(NUM_CLASSES))
+    fig.suptitle(f"After {minutes:.0f} min of training each (make bench PART=cgan)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=60)
+    plt.close(fig)
+
+
 def figure(results: dict, path: Path, machine: dict) -> None:
-    """Both score curves against training minutes, one panel per score, the reference's final as a line."""
+    """The score curves against training minutes, one panel per score, the reference's final as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -216,19 +303,20 @@ def figure(results: dict, path: Path, machine: dict) -> None:
               ("frechet_ratio", "Fréchet distance / fair floor"), ("precision", "precision"),
               ("recall", "recall")]
     fig, axes = plt.subplots(1, len(panels), figsize=(19, 3.8))
-    for side, style in (("course", "o-"), ("reference", "s--")):
+    sides = [("course", "o-"), ("reference", "s--"), ("cvae", "^-.")]
+    for side, style in [(side, style) for side, style in sides if side in results]:
         curve = results[side]["curve"]
         minutes = [p["train_seconds"] / 60 for p in curve]
         for ax, (key, _) in zip(axes, panels, strict=True):
-            ax.plot(minutes, [p[key] for p in curve], style, ms=4, label=side)
+            ax.plot(minutes, [p[key] for p in curve], style, ms=4, label=LEGEND[side])
     for ax, (key, label) in zip(axes, panels, strict=True):
         ax.axhline(results["reference"]["final"][key], color="grey", ls=":", lw=1,
                    label="reference's final")
         ax.set(title=label, xlabel=f"training time (min, {machine['cores']} CPU cores)", ylabel=label)
     axes[2].set_yscale("log")
     axes[0].legend(fontsize=8)
-    fig.suptitle("Conditional GAN: notebook 08 (course) against the keras-io recipe (reference), "
-                 "the same training budget")
+    fig.suptitle("Notebook 08's conditional GAN (course) against the keras-io recipe (reference) and a "
+                 "conditional VAE on the GAN's networks, the same training budget")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -237,34 +325,56 @@ def figure(results: dict, path: Path, machine: dict) -> None:
 def markdown(results: dict) -> str:
     """The README table: final scores, time to the reference's final scores, the recipe's own budget."""
     c, r = results["course"], results["reference"]
+    v = results.get("cvae")  # older results have no VAE
     budget = results["config"]["budget_seconds"] / 60
 
     def reach(seconds):
         return "not reached" if seconds is None else f"{seconds / 60:.1f} min"
 
+    def row(name, fmt, key=None, cells=None):
+        values = cells or [fmt(side["final"][key]) if key in side["final"] else "—"
+                           for side in (r, c, v) if side is not None]
+        return f"| {name} | " + " | ".join(values) + " |"
+
+    def reach_of(side):  # "at most" when reached at the first score: no finer than the scoring interval
+        scored = [p["train_seconds"] for p in side["curve"] if p["train_seconds"] > 0]
+        first = bool(scored) and side["seconds_to_reference_final"] == scored[0]
+        return first, (f"at most {reach(scored[0])}, its first score" if first
+                       else reach(side["seconds_to_reference_final"]))
+
     ratio = "—" if results["time_ratio"] is None else f"{results['time_ratio']:.2f}x"
-    course_reach = reach(c["seconds_to_reference_final"])
-    scored = [p["train_seconds"] for p in c["curve"] if p["train_seconds"] > 0]
-    if scored and c["seconds_to_reference_final"] == scored[0]:  # no finer than the scoring interval
-        course_reach, ratio = f"at most {course_reach}, its first score", f"at most {ratio}"
-    rows = [f"Each generator trained {budget:.0f} min in the same run (alternating one-minute slices), "
+    first, course_reach = reach_of(c)
+    if first:
+        ratio = f"at most {ratio}"
+    times = [f"{reach(r['train_seconds'])} (its whole budget)", f"{course_reach} ({ratio})"]
+    header, rule = "| | keras-io recipe (reference) | course GAN, notebook 08 |", "|---|---|---|"
+    if v is not None:
+        times.append(reach_of(v)[1])
+        header += f" conditional VAE, {v['code_dim']}-D code, on the GAN's networks |"
+        rule += "---|"
+    precision_recall = [f"{s['final']['precision']:.2f} / {s['final']['recall']:.2f}"
+                        for s in (r, c, v) if s is not None]
+    models = "Each model" if v is None else "Each of the three models"
+    measured = f"Measured on {results['machine']['date']}. " if "machine" in results else ""
+    rows = [f"{measured}{models} trained {budget:.0f} min in the same run (alternating one-minute slices), "
             "scored every minute on one sample for each digit of half of the test set (final: the median "
             "of the last 3 points). The reference is the keras-io recipe (benchmarks/keras_cgan.py).",
             "",
-            "| | keras-io recipe (reference) | course, notebook 08 |",
-            "|---|---|---|",
-            f"| conditional accuracy | {r['final']['accuracy']:.2%} | {c['final']['accuracy']:.2%} |",
-            f"| worst digit's accuracy | {r['final']['worst_digit']:.2%} | {c['final']['worst_digit']:.2%} |",
-            f"| Fréchet distance / fair floor | {r['final']['frechet_ratio']:.1f}x "
-            f"| {c['final']['frechet_ratio']:.1f}x |",
-            f"| precision / recall | {r['final']['precision']:.2f} / {r['final']['recall']:.2f} "
-            f"| {c['final']['precision']:.2f} / {c['final']['recall']:.2f} |",
-            f"| training time to the reference's final scores | {reach(r['train_seconds'])} "
-            "(its whole budget) "
-            f"| {course_reach} ({ratio}) |",
+            header,
+            rule,
+            row("conditional accuracy", "{:.2%}".format, "accuracy"),
+            row("worst digit's accuracy", "{:.2%}".format, "worst_digit"),
+            row("Fréchet distance / fair floor", "{:.1f}x".format, "frechet_ratio"),
+            row("precision / recall", None, cells=precision_recall),
+            row("sharpness / real digits'", "{:.2f}".format, "sharpness"),
+            row("diversity in style space / real digits'", "{:.2f}".format, "style_diversity"),
+            row("training time to the reference's final scores", None, cells=times),
             f"| the recipe's own 20 epochs at this speed | "
-            f"{r['projected_seconds_for_the_recipe'] / 3600:.1f} h | |",
+            f"{r['projected_seconds_for_the_recipe'] / 3600:.1f} h |" + " |" * (1 if v is None else 2),
             ""]
+    if v is not None:
+        rows[-1:-1] = ["", f"The VAE's code: {v['active_units']} of its {v['code_dim']} dimensions carry "
+                       f"more than {ACTIVE_NATS} nats of KL on average over the test set (active units)."]
     if r.get("at_chance"):
         rows[-1:-1] = ["", f"In {budget:.0f} minutes the recipe draws the requested digit less than twice as "
                         "often as chance: its final scores are those of a generator that has not yet learned "

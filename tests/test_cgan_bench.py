@@ -95,3 +95,41 @@ def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
     assert float(rate) == pytest.approx(expected, rel=1e-5)
     images = side.generate(np.zeros((3, side.noise_dim), "float32"), np.arange(3, dtype="int32"))
     assert images.shape == (3, 28, 28, 1) and images.min() >= 0 and images.max() <= 1
+
+
+def test_the_vae_of_section_11_trains_samples_and_reports_its_active_units(mnist, tmp_path):
+    course = cgan.load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
+    (x, y), _ = mnist
+    side = cgan.cvae_contender(course, x[:256], y[:256], seed=0)
+    encoder, decoder = side.networks["encoder"], side.networks["decoder"]
+    assert encoder.output_shape == [(None, side.noise_dim), (None, side.noise_dim)]
+    assert decoder.output_shape == (None, 28, 28, 1)  # logits: the generator's architecture, no sigmoid
+    start = [w.numpy().copy() for w in (*encoder.trainable_weights, *decoder.trainable_weights)]
+    side.train_for(1e-9)  # one step moves every weight of both networks
+    after = [w.numpy() for w in (*encoder.trainable_weights, *decoder.trainable_weights)]
+    assert side.steps == 1 and all(not np.allclose(a, b) for a, b in zip(start, after, strict=True))
+    kl = cgan.kl_per_dimension(side, x[:64], y[:64])
+    assert kl.shape == (side.noise_dim,) and np.all(kl >= 0)
+    grid = cgan.sample_grid(side, seed=0)
+    assert grid.shape == (10, cgan.SAMPLES_PER_DIGIT, 28, 28) and 0 <= grid.min() and grid.max() <= 1
+    cgan.samples_figure({"one": grid, "two": grid}, tmp_path / "samples.png", minutes=10)
+    assert (tmp_path / "samples.png").stat().st_size > 10_000
+
+
+def test_the_race_table_has_a_column_for_the_vae():
+    curve = [point(60 * i, 0.1 + 0.08 * i, 50.0 / (i + 1)) for i in range(11)]
+    reference = [point(60 * i, 0.1 + 0.05 * i, 80.0 / (i + 1)) for i in range(11)]
+    vae = [{**point(60 * i, 0.1 + 0.085 * i, 200.0 / (i + 1), recall=0.0), "sharpness": 0.5,
+            "diversity": 0.4, "style_diversity": 0.7} for i in range(11)]
+    results = cgan.summarise({"config": {"budget_seconds": 600.0}, "course": {"curve": curve},
+                              "reference": {"curve": reference, "projected_seconds_for_the_recipe": 7200.0},
+                              "cvae": {"curve": vae, "code_dim": 16, "active_units": 9}})
+    assert results["cvae"]["seconds_to_reference_final"] is None  # its recall never reaches 0.8
+    assert results["cvae"]["final"]["style_diversity"] == pytest.approx(0.7)
+    table = cgan.markdown(results)
+    assert "| conditional accuracy | 55.00% | 82.00% | 86.50% |" in table
+    assert "| diversity in style space / real digits' | — | — | 0.70 |" in table  # not scored then
+    assert "| training time to the reference's final scores | 10.0 min (its whole budget) " \
+           "| 6.0 min (0.60x) | not reached |" in table
+    assert "9 of its 16 dimensions" in table
+    assert all(line.count("|") == 5 for line in table.splitlines() if line.startswith("|"))
