@@ -33,6 +33,7 @@ from helpers.classifier import load_classifier
 from helpers.config import project_root
 from helpers.data import NUM_CLASSES, load_mnist, make_dataset, to_float
 from helpers.scoring import RealDigits, real_digits, score_generator
+from helpers.vae import kl_to_standard_normal
 
 NOTEBOOK = project_root() / "notebooks" / "08_cgan.ipynb"
 FULL = {"budget_seconds": 600.0, "slice_seconds": 60.0}  # each model trains 10 min, scored every minute
@@ -131,7 +132,7 @@ def cvae_contender(course: dict, train_images: np.ndarray, train_labels: np.ndar
 
     def generate(code, labels):
         logits = decoder.predict([code, labels], batch_size=500, verbose=0)
-        return 1.0 / (1.0 + np.exp(-logits))
+        return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
 
     return Contender("conv conditional VAE (notebook 08)", step, iter(dataset), generate,
                      course["CVAE_CODE_DIM"], len(train_images) // batch,
@@ -142,7 +143,8 @@ def kl_per_dimension(contender: Contender, images: np.ndarray, labels: np.ndarra
     """The VAE's mean KL(q(z_j | x, y) || N(0, 1)) for each code dimension j, in nats: its active units."""
     mean, log_var = contender.networks["encoder"].predict([to_float(images), labels.astype("int32")],
                                                           batch_size=500, verbose=0)
-    return np.mean(0.5 * (mean**2 + np.exp(log_var) - log_var - 1.0), axis=0)
+    per_dimension = kl_to_standard_normal(mean[..., None], log_var[..., None])  # sums over a length-1 axis
+    return np.mean(keras.ops.convert_to_numpy(per_dimension), axis=0)
 
 
 def reference_contender(train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:
@@ -207,8 +209,11 @@ def final_scores(curve: list[dict], last: int = 3) -> dict:
     return {key: float(np.median([p[key] for p in curve[-last:]])) for key in keys}
 
 
-def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
-    """Race notebook 08's CGAN against the keras-io recipe and its conv CVAE; return curves and summary."""
+def run_cgan(smoke: bool = False, seed: int = 0) -> tuple[dict, dict[str, np.ndarray]]:
+    """Race notebook 08's CGAN against the keras-io recipe and its conv CVAE.
+
+    Returns the curves and summary (for results.json), and each model's final sample grid (for the figure).
+    """
     cfg = SMOKE if smoke else FULL
     keras.utils.set_random_seed(seed)
     (all_train, all_labels), (test_images, test_labels) = load_mnist()
@@ -237,8 +242,7 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> dict:
                       * keras_cgan.EPOCHS},
         "samples_figure": SAMPLES_FIGURE,
     })
-    results["samples"] = samples
-    return results
+    return results, samples
 
 
 def summarise(results: dict) -> dict:
