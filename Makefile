@@ -82,7 +82,7 @@ lint: setup  ## ruff on the package, the tests, the benchmarks and the notebooks
 margins: setup $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS="05_conv_vae 08_cgan" re-measures a subset)
 	$(BIN)/python -m benchmarks.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
-bench: setup $(CLASSIFIER)  ## Benchmarks (conv VAE vs the TF tutorial; scores of 06 and 08; CGAN vs keras-io): results.* and README (PART=vae|conditional|cgan, COLLECT=1)
+bench: setup $(CLASSIFIER)  ## Benchmarks (conv VAE vs the TF tutorial; scores of 06 and 08; CGAN vs keras-io; evaluation protocols): results.* and README (PART=vae|conditional|cgan|protocol, COLLECT=1)
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
 badges: setup  ## Point Colab badges and set-up cells at a fork: make badges REPO=owner/name

@@ -12,7 +12,9 @@ mode, in a fresh output folder (so nothing resumes from old checkpoints), or wit
 them from the last `make execute`, and collects the scores they save (helpers.scoring: conditional
 accuracy, worst digit, Fréchet distance against the fair floor, precision and recall, sharpness,
 diversity) and the notebooks' running times. The third (`--part cgan`, benchmarks/cgan.py) races
-notebook 08's CGAN against the keras-io recipe and a conditional VAE on the same networks. Results
+notebook 08's CGAN against the keras-io recipe and a conditional VAE on the same networks. The fourth
+(`--part protocol`, benchmarks/protocol.py) scores notebook 05's model under four evaluation protocols
+(threshold or dynamic binarisation, for training and for the test set) against its exact likelihood. Results
 go to benchmarks/results.json and results.md, and the Markdown tables are copied into the README
 between the bench markers. `--part` runs one part and keeps the other parts' previous results.
 """
@@ -260,7 +262,7 @@ def conditional_markdown(conditional: dict) -> str:
 
 def markdown(results: dict) -> str:
     """The README tables: the VAE benchmark, the conditional models, and the CGAN race, if they were run."""
-    from benchmarks import cgan
+    from benchmarks import cgan, protocol
 
     parts = [vae_markdown(results)] if "reference" in results else []
     if "conditional" in results:
@@ -270,6 +272,8 @@ def markdown(results: dict) -> str:
         if "samples_figure" in results["cgan"]:
             figures += f"\n![The race's final samples](benchmarks/{results['cgan']['samples_figure']})\n"
         parts.append(cgan.markdown(results["cgan"]) + figures)
+    if "protocol" in results:
+        parts.append(protocol.markdown(results["protocol"]))
     return "\n".join(parts)
 
 
@@ -311,7 +315,7 @@ def write(results: dict, out_dir: Path, readme: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the machinery")
-    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan"), default="all",
+    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan", "protocol"), default="all",
                         help="run one part only; the other parts' previous results are kept")
     parser.add_argument("--collect", action="store_true",
                         help="conditional part: collect the scores of the last full `make execute` from "
@@ -334,6 +338,10 @@ def main() -> None:
         cgan.figure(results["cgan"], args.out / CGAN_FIGURE, results["cgan"]["machine"])
         cgan.samples_figure(samples, args.out / cgan.SAMPLES_FIGURE,
                             results["cgan"]["config"]["budget_seconds"] / 60)
+    if args.part in ("all", "protocol"):
+        from benchmarks import protocol
+
+        results["protocol"] = protocol.run_protocol(smoke=args.smoke)
     write(results, args.out, None if args.smoke else README)
 
 
