@@ -105,6 +105,12 @@ def test_the_table_has_one_row_per_protocol_and_a_consistent_column_count():
         assert len({line.count("|") for line in block}) == 1
     assert "| dynamic | stochastic | -100.00 | -95.00 | 5.00 | -94.50 | -94.00 |" in text
     assert "560 x 560 points on [-7, 7]^2, against 280 x 280" in text
+    assert "moves the exact log p(x) by 0.0 nats" in text and "L_5000 is 0.5 nats short" in text
+
+
+def test_a_span_is_a_range_or_one_value():
+    assert protocol.span([1.04, 2.96, 2.0]) == "1.0 to 3.0"
+    assert protocol.span([1.04, 0.96]) == "1.0"
 
 
 def test_a_smoke_run_scores_every_protocol_below_the_exact_value():
