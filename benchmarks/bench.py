@@ -261,7 +261,7 @@ def conditional_markdown(conditional: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    """The README tables: the VAE benchmark, the conditional models, and the CGAN race, if they were run."""
+    """The README tables: the VAE benchmark, conditional models, CGAN race and protocols, if they were run."""
     from benchmarks import cgan, protocol
 
     parts = [vae_markdown(results)] if "reference" in results else []
