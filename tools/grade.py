@@ -1,22 +1,20 @@
-"""Grade a class's notebooks with nbgrader (`make grade SUBMISSIONS=DIR`): DIR/gradebook.csv and a summary.
+"""Grade a class's notebooks (`make grade SUBMISSIONS=DIR`): DIR/gradebook.csv and a summary.
 
-DIR holds one folder per student, each with that student's copies of the course's notebooks under
-their course names (`03_vae.ipynb`, ...). Every exercise check (a locked cell with points, see
-tools/admin.py) is scored by nbgrader 0.9's autograder:
+DIR holds one folder per student, each with that student's copies of the course's notebooks under their
+course names (`03_vae.ipynb`, ...). Every exercise check (a locked cell with points, in nbgrader's
+format, see tools/admin.py) is scored, and no point or message comes from the student's process:
 
-- each notebook is its own nbgrader assignment, built from the course's notebook, so a notebook
-  that breaks costs only its own checks;
-- before running, nbgrader puts the course's own check cells back in place of the submitted ones
-  (a student who edits a check is scored by the original), and a deleted check scores zero;
-- the notebook runs in quick mode, in a kernel started by tools/sandbox.py: in a fresh working
-  folder of its own, with the rest of the file system read-only (with bubblewrap), a memory cap and
-  a wall-clock time limit per notebook;
-- a file that is not a notebook, a notebook that raises, hangs or is killed, scores zero for the
-  checks it did not pass, with a message, and the other notebooks and students are graded as usual.
+- the course's own check cells are put back in place of the submitted ones (a student who edits a
+  check is scored by the original; a deleted check scores zero), and after each one a probe cell that
+  calls the student's function on inputs drawn from a seed chosen now, at grading time;
+- the notebook runs in quick mode in tools/sandbox.py (bubblewrap; memory, processes, files, output and
+  time limited), executed by tools/grade_runner.py, which passes on only the probes' answers;
+- this process, which never runs student code, judges those answers with helpers.checks' reference
+  and picks the message: the same hints `check_*` gives while studying. A notebook that breaks, hangs
+  or is killed scores zero for the checks it did not reach, and grading goes on.
 
 The gradebook has one row per student, notebook and check: student, notebook, check, points,
-max_points, message. Everything nbgrader writes goes to a temporary course folder, never into DIR
-(except gradebook.csv) or the course.
+max_points, message. Nothing is written but DIR/gradebook.csv.
 """
 
 from __future__ import annotations
@@ -26,21 +24,23 @@ import csv
 import json
 import os
 import re
-import shutil
-import subprocess
+import secrets
+import stat
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from helpers import checks as course_checks_module
 from tools.admin import cell_source, is_check_cell
-from tools.sandbox import TIME_LIMIT_REASON, bubblewrap
+from tools.sandbox import HOME, Limits, Outcome, bubblewrap, run
 
 ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "tools" / "grade_runner.py"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLUMNS = ("student", "notebook", "check", "points", "max_points", "message")
-DEFAULT_TIME_LIMIT = 900  # seconds per notebook, in quick mode (the slowest takes about 2 min)
-DEFAULT_MEMORY_MIB = 8192  # address space; a TensorFlow kernel reserves about 3.5 GB of it
+CHECK_CALL = re.compile(r"^(check_\w+)\((\w+)\)\s*$", re.MULTILINE)  # the check cell's last statement
+MAX_NOTEBOOK_BYTES = 50 * 2**20
 
 
 @dataclass(frozen=True)
@@ -57,36 +57,58 @@ class Row:
 
 @dataclass(frozen=True)
 class Check:
-    """A check cell of a course notebook: its nbgrader id, points and source."""
+    """A check cell of a course notebook: its nbgrader id, points, source, and what it calls on what."""
 
     grade_id: str
     points: float
     source: str
-
+    check_name: str  # check_kl: helpers.checks.EXERCISES' key
+    function: str  # kl_divergence: the notebook's function it checks
 
 
 def course_checks(root: Path = ROOT) -> dict[str, list[Check]]:
     """The graded notebooks (those with check cells) and their checks, in course order."""
     graded = {}
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        checks = [Check(c["metadata"]["nbgrader"]["grade_id"], float(c["metadata"]["nbgrader"]["points"]),
-                        cell_source(c)) for c in cells if is_check_cell(c)]
+        checks = []
+        for cell in json.loads(path.read_text())["cells"]:
+            if not is_check_cell(cell):
+                continue
+            source, marks = cell_source(cell), cell["metadata"]["nbgrader"]
+            calls = CHECK_CALL.findall(source)
+            if len(calls) != 1 or calls[0][0] not in course_checks_module.EXERCISES:
+                raise ValueError(f"{path.name}: check cell {marks['grade_id']} must call one of "
+                                 "helpers.checks' check_* functions on the notebook's function, "
+                                 "e.g. check_kl(kl_divergence)")
+            checks.append(Check(marks["grade_id"], float(marks["points"]), source, *calls[0]))
         if checks:
             graded[path.stem] = checks
     return graded
 
 
+def not_a_file(path: Path) -> str:
+    return f"not a regular file: {path.name} must be the notebook itself, not a link or a folder"
+
+
 def read_submission(path: Path) -> tuple[dict | None, str]:
-    """The submitted notebook as JSON, or None and why it cannot be graded."""
+    """The submitted notebook as JSON, or None and why it cannot be graded (a link is never followed)."""
     import nbformat
 
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        return None, f"not a regular file: {path.name} must be the notebook itself, not a link or a folder"
-    if not path.is_file():
-        return None, f"missing: no {path.name} in the submission"
     try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, f"missing: no {path.name} in the submission"
+    except OSError:
+        return None, not_a_file(path)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None, not_a_file(path)
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            return None, f"too large: {path.name} has {info.st_size / 2**20:.0f} MB (at most 50 MB)"
+        text = file.read(MAX_NOTEBOOK_BYTES + 1)
+    try:
+        nb = nbformat.reads(text.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
     except Exception as error:  # any way of not being a notebook
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -94,111 +116,94 @@ def read_submission(path: Path) -> tuple[dict | None, str]:
     return json.loads(nbformat.writes(nb)), ""
 
 
-def tampering(nb: dict, checks: list[Check]) -> dict[str, str]:
-    """What the student did to the check cells: {grade_id: "deleted" or "edited"}."""
-    submitted = {}
+def probe_cell(check: Check, seed: int) -> dict:
+    """The cell run after a check: the student's function on the cases of `seed`, for the grader to judge."""
+    source = (f"__import__('helpers.checks').checks.report_answers({check.check_name!r}, {check.function}, "
+              f"{seed})")
+    return {"cell_type": "code", "execution_count": None, "id": f"probe-{check.grade_id}"[:64],
+            "metadata": {"course_probe": check.grade_id}, "outputs": [], "source": source}
+
+
+def notebook_to_run(nb: dict, checks: list[Check], seeds: dict[str, int]) -> tuple[dict, dict[str, str]]:
+    """The submission with the course's check cells and a probe after each; and what the student changed.
+
+    Returns the notebook to run (outputs cleared) and {grade_id: "deleted" or "edited"}.
+    """
+    course = {check.grade_id: check for check in checks}
+    cells, seen, changed = [], set(), {}
     for cell in nb["cells"]:
         marks = cell.get("metadata", {}).get("nbgrader")
-        if isinstance(marks, dict) and isinstance(marks.get("grade_id"), str):
-            submitted[marks["grade_id"]] = cell_source(cell)
-    found = {}
-    for check in checks:
-        if check.grade_id not in submitted:
-            found[check.grade_id] = "deleted"
-        elif submitted[check.grade_id].strip() != check.source.strip():
-            found[check.grade_id] = "edited"
-    return found
-
-
-SUSPICIOUS = re.compile(  # code that would change what the checks do, outside the check cells
-    r"(?m)^\s*(?:def\s+check_\w+|check_\w+\s*=|.*\bimport\b.*\bas\s+check_\w+)"
-    r"|helpers\.checks\.\w+\s*=|setattr\s*\(|sys\.modules|input_transformers|set_custom_exc|builtins"
-    r"|globals\(\)\s*\[")
-
-
-def suspicious(nb: dict, course_sources: set[str]) -> str:
-    """The first line of the student's code that could change how the checks run, or "".
-
-    Cells identical to one of the course's are left out (the Colab set-up cell reads sys.modules).
-    """
-    for cell in nb["cells"]:
-        if cell.get("cell_type") != "code" or is_check_cell(cell) or cell_source(cell) in course_sources:
+        grade_id = marks.get("grade_id") if isinstance(marks, dict) else None
+        if cell.get("metadata", {}).get("course_probe"):
+            continue  # only the grader writes probes
+        if grade_id in course and grade_id not in seen:
+            check = course[grade_id]
+            seen.add(grade_id)
+            if cell.get("cell_type") != "code" or cell_source(cell).strip() != check.source.strip():
+                changed[grade_id] = "edited"
+            cells.append({"cell_type": "code", "execution_count": None, "id": cell.get("id", grade_id),
+                          "metadata": {"nbgrader": marks}, "outputs": [], "source": check.source})
+            cells.append(probe_cell(check, seeds[grade_id]))
             continue
-        match = SUSPICIOUS.search(cell_source(cell))
-        if match:
-            return match.group(0).strip()[:80]
-    return ""
+        if cell.get("cell_type") == "code":
+            cell = {**cell, "outputs": [], "execution_count": None}
+        cells.append(cell)
+    changed.update({grade_id: "deleted" for grade_id in course if grade_id not in seen})
+    return {**nb, "cells": cells}, changed
 
 
-class Course:
-    """A temporary nbgrader course: one assignment per graded notebook, and a sandboxed kernel."""
+def judge(check: Check, seed: int, records: object) -> tuple[bool, str]:
+    """Whether the recorded answers are right for the cases of `seed`, and the message; in this process."""
+    import numpy as np
 
-    def __init__(self, work: Path, checks: dict[str, list[Check]], *, time_limit: float, memory_mib: int,
-                 hide: list[Path], allow_unsandboxed: bool = False, root: Path = ROOT):
-        self.work, self.checks, self.root, self.hide = work, checks, root, hide
-        self.time_limit, self.memory_mib = time_limit, memory_mib
-        self.course = work / "course"
-        self.db = self.course / "gradebook.db"
+    exercise = course_checks_module.EXERCISES[check.check_name]
+    calls = exercise.draw(np.random.default_rng(seed))
+    try:
+        answers = course_checks_module.decode_answers(records, len(calls))
+    except ValueError:
+        return False, "the answers could not be read: the notebook's code changed what the check records"
+    try:
+        return True, "✓ " + course_checks_module.judge(exercise, calls, answers)
+    except course_checks_module.ExerciseError as error:
+        return False, str(error)
+
+
+def missing_answer(check: Check, outcome: Outcome, limits: Limits) -> str:
+    """Why a check has no answer, from what the host saw of the run."""
+    if outcome.timed_out:
+        return f"timed out: the notebook did not finish within {limits.seconds:.0f} s (zero for this check)"
+    if outcome.out_of_memory:
+        return f"out of memory: the notebook used more than {limits.memory_mib} MiB before this check ran"
+    if outcome.too_much_output:
+        return f"stopped: the notebook sent the grader more than {limits.output_kib} KiB"
+    return (f"no answer: the notebook stopped before this check ran, or {check.function} was not defined "
+            "when it ran")
+
+
+def readable_folders(root: Path = ROOT) -> list[Path]:
+    """What a kernel must read: the course's helpers, the data, and its Python. Never a parent of home."""
+    from helpers.config import data_dir
+
+    folders = {(root / "helpers").resolve(), data_dir().resolve(), Path(sys.prefix).resolve(),
+               Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent}
+    home = Path.home().resolve()
+    for folder in folders:
+        if folder == Path("/") or home.is_relative_to(folder):
+            raise ValueError(f"{folder} would show the grader's home to submissions: move the course's data "
+                             f"or Python out of it")
+    return sorted(folders)
+
+
+class Grader:
+    """Grades notebooks one by one, each in a fresh sandbox."""
+
+    def __init__(self, checks: dict[str, list[Check]], limits: Limits, *, root: Path = ROOT):
+        self.checks, self.limits, self.root = checks, limits, root
         self.bwrap = bubblewrap()
-        if self.bwrap is None and not allow_unsandboxed:
+        if self.bwrap is None:
             raise RuntimeError("bubblewrap is missing or does not work here, and submissions are untrusted "
-                               "code: install it (sudo apt-get install bubblewrap), or grade without a "
-                               "sandbox with --unsafe-no-sandbox (time limit and memory cap only)")
-        self.course_sources = {}
-        for name in checks:
-            cells = json.loads((root / "notebooks" / f"{name}.ipynb").read_text())["cells"]
-            self.course_sources[name] = {cell_source(c) for c in cells if c["cell_type"] == "code"}
-            source = self.course / "source" / name
-            source.mkdir(parents=True)
-            shutil.copy(root / "notebooks" / f"{name}.ipynb", source / f"{name}.ipynb")
-            generated = self.nbgrader("generate_assignment", name, "--force")
-            if generated.returncode != 0:
-                raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{generated.stderr[-3000:]}")
-
-    def nbgrader(self, *args: str, env: dict | None = None, timeout: float | None = None,
-                 log: Path | None = None) -> subprocess.CompletedProcess:
-        """Run an nbgrader command on this course (its output to `log`, if given); returns the process."""
-        config = [f"--CourseDirectory.root={self.course}", f"--CourseDirectory.db_url=sqlite:///{self.db}",
-                  "--CourseDirectory.course_id=course", f"--Execute.timeout={int(self.time_limit)}",
-                  "--Execute.interrupt_on_timeout=False", "--Autograde.create_student=True",
-                  "--KernelManager.transport=ipc"]  # the kernel has no network: it talks through files
-        env = dict(os.environ if env is None else env)  # nbgrader calls `alembic` from this environment
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        command = [sys.executable, "-m", "nbgrader", *args, *config]
-        if log is None:
-            return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout,
-                                  cwd=self.work)
-        with log.open("w") as out:  # a file, not memory: a kernel may print without end
-            return subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout,
-                                  cwd=self.work)
-
-    def kernel_env(self, student: str, notebook: str) -> tuple[dict, Path]:
-        """The environment of one graded run: quick mode, its own folders, a sandboxed python3 kernel."""
-        run = self.work / "runs" / student / notebook
-        home, outputs, kernels = run / "home", run / "outputs", run / "jupyter" / "kernels" / "python3"
-        for folder in (home, outputs, kernels, run / "runtime"):
-            folder.mkdir(parents=True, exist_ok=True)
-        cwd = self.course / "autograded" / student / notebook  # nbgrader runs the kernel here
-        sandbox = ["--bwrap", self.bwrap] if self.bwrap else []
-        hidden = [a for folder in self.hide for a in ("--hide", str(folder))]
-        shown = [a for folder in readable_folders(self.root) for a in ("--readable", str(folder))]
-        argv = [sys.executable, "-m", "tools.sandbox", *sandbox, *hidden, *shown,
-                "--time-limit", str(self.time_limit), "--memory-mib", str(self.memory_mib),
-                "--writable", str(cwd), "--writable", str(run),
-                "--reason-file", str(run / "stopped"), "--",
-                sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        (kernels / "kernel.json").write_text(json.dumps(
-            {"argv": argv, "display_name": "Python 3 (sandboxed)", "language": "python"}))
-        env = {**os.environ, "COURSE_QUICK": "1", "COURSE_OUTPUT_DIR": str(outputs), "HOME": str(home),
-               "MPLCONFIGDIR": str(home / "matplotlib"), "JUPYTER_PATH": str(run / "jupyter"),
-               "JUPYTER_RUNTIME_DIR": str(run / "runtime"), "PYTHONPATH": str(self.root),
-               "TMPDIR": str(run / "runtime"),  # the kernel's connection file and sockets: seen inside too
-               # Headless: the latent explorers draw a still picture. Live widgets can leave nbclient
-               # waiting forever for a cell that has finished (jupyter/nbclient#312; 1 run in 5 here).
-               "COURSE_STILL_WIDGETS": "1"}
-        for name in ("COURSE_SEED", "COURSE_CHECK_LOG"):
-            env.pop(name, None)
-        return env, run
+                               "code: install it (sudo apt-get install bubblewrap) and grade again")
+        self.readable = readable_folders(root)
 
     def grade(self, student: str, submission: Path) -> list[Row]:
         """Every check of every graded notebook for one student's folder; nothing in it can stop the rest."""
@@ -208,12 +213,6 @@ class Course:
             if nb is None:
                 rows += [Row(student, notebook, c.grade_id, 0.0, c.points, problem) for c in checks]
                 continue
-            flagged = suspicious(nb, self.course_sources[notebook])
-            if flagged:
-                message = (f"zero, to grade by hand: the notebook's code may change how the checks run "
-                           f"({flagged!r})")
-                rows += [Row(student, notebook, c.grade_id, 0.0, c.points, message) for c in checks]
-                continue
             try:
                 rows += self.grade_notebook(student, notebook, nb, checks)
             except Exception as error:  # a submission nobody foresaw: zero for it, and go on
@@ -222,119 +221,56 @@ class Course:
         return rows
 
     def grade_notebook(self, student: str, notebook: str, nb: dict, checks: list[Check]) -> list[Row]:
-        """Autograde one valid notebook; one row per check."""
-        from nbgrader.api import Gradebook, MissingEntry
-
-        submitted = self.course / "submitted" / student / notebook
-        submitted.mkdir(parents=True, exist_ok=True)
-        (submitted / f"{notebook}.ipynb").write_text(json.dumps(nb))
-        env, run = self.kernel_env(student, notebook)
-        log_file = run / "nbgrader.log"
-        try:
-            self.nbgrader("autograde", notebook, f"--student={student}", "--force",
-                          f"--KernelManager.ip={run / 'runtime' / 'kernel'}",  # its sockets' absolute path
-                          env=env, timeout=self.time_limit + 300, log=log_file)
-            finished = True
-        except subprocess.TimeoutExpired:
-            finished = False
-        log = tail(log_file)
+        """Run one valid notebook in the sandbox and judge its answers here; one row per check."""
+        seeds = {check.grade_id: secrets.randbits(62) for check in checks}
+        to_run, changed = notebook_to_run(nb, checks, seeds)
+        outcome = self.execute(to_run)
         if os.environ.get("COURSE_GRADE_DEBUG"):
-            print(log, file=sys.stderr)
-        stopped = (run / "stopped").read_text() if (run / "stopped").exists() else ""
-        graded = self.course / "autograded" / student / notebook / f"{notebook}.ipynb"
-        executed = finished and graded.exists() and is_executed(graded)
-        outputs = cell_messages(json.loads(graded.read_text())) if executed else {}
-        failure = "" if executed else failure_message(log, stopped if finished else TIME_LIMIT_REASON,
-                                                      self.time_limit)
-        changed = tampering(nb, checks)
+            print(outcome.stderr_tail.decode("utf-8", "replace"), file=sys.stderr)
+        answers = {}
+        for line in outcome.lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("check"), str):
+                answers.setdefault(record["check"], record.get("answers"))
         rows = []
-        with Gradebook(f"sqlite:///{self.db}") as gradebook:
-            for check in checks:
-                try:
-                    score = gradebook.find_grade(check.grade_id, notebook, notebook, student).score
-                except MissingEntry:
-                    score = None
-                points = float(score or 0.0) if not failure else 0.0
-                if failure:
-                    message = failure
-                elif changed.get(check.grade_id) == "deleted":
-                    points, message = 0.0, "the check cell was deleted: zero for this check"
-                else:
-                    message = outputs.get(check.grade_id, "no output")
-                    if points == 0.0 and message.startswith("✓"):
-                        message = f"zero: the check wrote to stderr, a failure for nbgrader ({message})"
-                    if changed.get(check.grade_id) == "edited":
-                        message = f"the check cell was edited; scored with the course's own check: {message}"
-                rows.append(Row(student, notebook, check.grade_id, points, check.points, message))
+        for check in checks:
+            if changed.get(check.grade_id) == "deleted":
+                rows.append(Row(student, notebook, check.grade_id, 0.0, check.points,
+                                "the check cell was deleted: zero for this check"))
+                continue
+            if answers.get(check.grade_id) is None:
+                passed, message = False, missing_answer(check, outcome, self.limits)
+            else:
+                passed, message = judge(check, seeds[check.grade_id], answers[check.grade_id])
+            if changed.get(check.grade_id) == "edited":
+                message = f"the check cell was edited; scored with the course's own check: {message}"
+            rows.append(Row(student, notebook, check.grade_id, check.points if passed else 0.0, check.points,
+                            message))
         return rows
 
+    def execute(self, nb: dict) -> Outcome:
+        """Run a notebook in a fresh sandbox; the job file lives in a private folder it can only read."""
+        from helpers.config import data_dir
 
-def tail(path: Path, size: int = 100_000) -> str:
-    """The last `size` bytes of a log file ("" if there is none)."""
-    if not path.exists():
-        return ""
-    with path.open("rb") as file:
-        file.seek(max(0, path.stat().st_size - size))
-        return file.read().decode("utf-8", "replace")
-
-
-def is_executed(path: Path) -> bool:
-    """True if nbgrader ran this autograded notebook (its code cells have execution counts)."""
-    cells = json.loads(path.read_text())["cells"]
-    return any(c.get("execution_count") for c in cells if c["cell_type"] == "code")
-
-
-def cell_messages(nb: dict) -> dict[str, str]:
-    """What each check cell of an executed notebook said: its error, or its last line of output."""
-    messages = {}
-    for cell in nb["cells"]:
-        if not is_check_cell(cell):
-            continue
-        text = "ran without a message"
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-                break
-            if output.get("output_type") == "stream":
-                lines = "".join(output.get("text", "")).strip().splitlines()
-                text = lines[-1][:300] if lines else text
-        messages[cell["metadata"]["nbgrader"]["grade_id"]] = text
-    return messages
+        with tempfile.TemporaryDirectory(prefix="grade-job-") as folder:
+            job = Path(folder) / "job.json"
+            job.write_text(json.dumps({"notebook": nb}))
+            env = {"COURSE_QUICK": "1", "COURSE_STILL_WIDGETS": "1",
+                   "COURSE_DATA_DIR": str(data_dir().resolve()), "COURSE_OUTPUT_DIR": f"{HOME}/outputs",
+                   "PYTHONPATH": str(self.root),
+                   "MPLCONFIGDIR": f"{HOME}/.matplotlib", "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+                   "TF_CPP_MIN_LOG_LEVEL": "2"}
+            if "KERAS_BACKEND" in os.environ:
+                env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+            return run([sys.executable, "-I", "/grader/runner.py", "/grader/job.json"], bwrap=self.bwrap,
+                       limits=self.limits, readable=self.readable, env=env,
+                       files={"/grader/runner.py": RUNNER, "/grader/job.json": job})
 
 
-def failure_message(log: str, stopped: str, time_limit: float) -> str:
-    """Why a notebook has no graded copy: the time limit, the memory cap, or nbgrader's error.
-
-    `stopped` comes from the sandbox and is certain; the log also holds what the kernel printed.
-    """
-    if stopped == TIME_LIMIT_REASON or "CellTimeoutError" in log or "TimeoutError" in log:
-        return f"timed out: the notebook did not finish within {time_limit:.0f} s (zero for its checks)"
-    if "DeadKernelError" in log or "Kernel died" in log:
-        return "the kernel died (the memory cap, or a crash) before the notebook finished"
-    errors = [line.strip() for line in log.splitlines() if "[ERROR]" in line or "Error" in line]
-    return "nbgrader could not grade it: " + (errors[-1][:300] if errors else "see its log")
-
-
-def readable_folders(root: Path = ROOT) -> list[Path]:
-    """What a kernel must read wherever it lies: the course (helpers, data) and its Python."""
-    from helpers.config import data_dir
-
-    folders = [root, data_dir(), Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
-    return sorted({folder.resolve() for folder in folders})
-
-
-def hidden_folders(submissions: Path) -> list[Path]:
-    """What a submission must not see: the class's submissions, and the grader's home (keys, tokens)."""
-    hide = [submissions.resolve()]
-    home = Path.home().resolve()
-    needed = [ROOT.resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
-    if not any(path == home or path.is_relative_to(home) for path in needed):
-        hide.append(home)  # unless the course or its Python lives there
-    return hide
-
-
-def grade(submissions: Path, *, notebooks: list[str] | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
-          memory_mib: int = DEFAULT_MEMORY_MIB, allow_unsandboxed: bool = False,
+def grade(submissions: Path, *, notebooks: list[str] | None = None, limits: Limits | None = None,
           root: Path = ROOT) -> list[Row]:
     """Grade every student folder in `submissions`; writes submissions/gradebook.csv, returns its rows."""
     if not submissions.is_dir():
@@ -349,32 +285,30 @@ def grade(submissions: Path, *, notebooks: list[str] | None = None, time_limit: 
                       if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
     if not students:
         raise ValueError(f"{submissions} has no student folders")
+    grader = Grader(checks, limits or Limits(), root=root)
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        course = Course(Path(tmp), checks, time_limit=time_limit, memory_mib=memory_mib,
-                        hide=hidden_folders(submissions), allow_unsandboxed=allow_unsandboxed, root=root)
-        if course.bwrap is None:
-            print("WARNING: no sandbox (bubblewrap): submissions run with a time limit and a memory cap only",
-                  file=sys.stderr)
-        for folder in students:
-            if not STUDENT_ID.match(folder.name):
-                rows += [Row(folder.name, name, c.grade_id, 0.0, c.points,
-                             "folder name is not a valid student id (letters, digits, . _ -)")
-                         for name, cs in checks.items() for c in cs]
-                continue
-            rows += course.grade(folder.name, folder)
-            write_gradebook(rows, submissions / "gradebook.csv")  # after each student: a crash keeps the rest
-            print(summary_line(folder.name, [r for r in rows if r.student == folder.name]), flush=True)
+    for folder in students:
+        if not STUDENT_ID.match(folder.name):
+            rows += [Row(folder.name, name, c.grade_id, 0.0, c.points,
+                         "folder name is not a valid student id (letters, digits, . _ -)")
+                     for name, cs in checks.items() for c in cs]
+            continue
+        rows += grader.grade(folder.name, folder)
+        write_gradebook(rows, submissions / "gradebook.csv")  # after each student: a crash keeps the rest
+        print(summary_line(folder.name, [r for r in rows if r.student == folder.name]), flush=True)
     write_gradebook(rows, submissions / "gradebook.csv")
     return rows
 
 
 def write_gradebook(rows: list[Row], path: Path) -> None:
-    """The rows as CSV, with the COLUMNS header."""
-    with path.open("w", newline="", encoding="utf-8") as file:
+    """The rows as CSV, with the COLUMNS header; replaces the file (or a link in its place), never follows."""
+    with tempfile.NamedTemporaryFile("w", newline="", encoding="utf-8", dir=path.parent, prefix=".gradebook-",
+                                     delete=False) as file:
         writer = csv.DictWriter(file, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(asdict(row) for row in rows)
+    os.chmod(file.name, 0o644)
+    os.replace(file.name, path)
 
 
 def summary_line(student: str, rows: list[Row]) -> str:
@@ -388,14 +322,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.grade", description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path, help="a folder with one subfolder per student")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", help="grade only these (e.g. 04_elbo)")
-    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds per notebook")
-    parser.add_argument("--memory-mib", type=int, default=DEFAULT_MEMORY_MIB, help="address-space cap")
-    parser.add_argument("--unsafe-no-sandbox", action="store_true",
-                        help="grade without bubblewrap (trusted submissions only)")
+    defaults = Limits()
+    for name, unit in (("seconds", "wall-clock seconds per notebook"), ("memory_mib", "MiB, all processes"),
+                       ("processes", "processes and threads"), ("tmpfs_mib", "MiB for each private folder"),
+                       ("file_mib", "MiB, the largest file"), ("output_kib", "KiB sent back to the grader")):
+        default = getattr(defaults, name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
+                            help=f"{unit} (default {default})")
     args = parser.parse_args(argv)
     try:
-        rows = grade(args.submissions, notebooks=args.notebooks, time_limit=args.time_limit,
-                     memory_mib=args.memory_mib, allow_unsandboxed=args.unsafe_no_sandbox)
+        limits = Limits(args.seconds, args.memory_mib, args.processes, args.tmpfs_mib, args.file_mib,
+                        args.output_kib)
+        rows = grade(args.submissions, notebooks=args.notebooks, limits=limits)
     except (ValueError, RuntimeError) as error:
         parser.error(str(error))
     print(f"{len({r.student for r in rows})} students graded: {args.submissions / 'gradebook.csv'}")

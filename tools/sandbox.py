@@ -1,64 +1,71 @@
-"""Run a command (a student's kernel, when grading) in a sandbox: read-only system, time limit, memory cap.
+"""Run untrusted code (a student's notebook, when grading) in a bubblewrap sandbox with limits.
 
-`python -m tools.sandbox --bwrap /usr/bin/bwrap --time-limit 600 --memory-mib 8192 --writable DIR
---hide DIR -- python -m ipykernel_launcher -f kernel.json`
+What the code sees: the system's programs and libraries (/usr and its links), a few files of /etc, the
+folders it is given read-only (the course's `helpers`, the data, the Python environment) and private
+tmpfs folders of a fixed size (its home and working folder, /tmp, /dev/shm). Nothing else of the host
+is mounted: not home, not TMPDIR, not the submissions. It writes to no folder of the host, so no process
+outside ever follows a path it created. It has no capabilities, no network but a loopback of its own,
+its own process and IPC namespaces, an environment of a few variables, and it dies with its parent.
 
-- Under bubblewrap (`bwrap`, Debian's package `bubblewrap`) the command sees the file system
-  read-only, except the --writable folders and a private /tmp and /dev/shm; --hide folders (the
-  class's submissions, the grader's home) are empty to it. It has no capabilities, so even as root
-  it cannot remount anything writable; no network but loopback of its own (the kernel talks to
-  the grader through files, Jupyter's "ipc" transport); a minimal /dev; an environment of a few
-  allowed variables; and every process it starts dies with it.
-- Its address space is capped (RLIMIT_AS, inherited by its children): past the cap, allocations
-  fail (in Python, a MemoryError).
-- After --time-limit seconds of wall-clock time it is killed, and "time limit" is written to
-  --reason-file, so that the grader can say why a notebook stopped.
-
-This launcher stays the parent of the sandbox: signals it receives (an interrupt, a shutdown) are
-passed on, and its exit code is the command's. A limit it cannot enforce is the number of
-processes (RLIMIT_NPROC does not bind root): a fork bomb is stopped by the time limit only.
+What it may use: `Limits`. Time is the grader's own clock. Memory (all its processes together, tmpfs
+included) and the number of processes are a cgroup's, the first that works of: a child of this
+process's cgroup (cgroup v2 or v1, where it may be written, e.g. as root in a container), or a
+systemd user scope (`systemd-run --user --scope`, the usual laptop). Where neither works, the fallback
+is per process: an address-space cap (twice the memory limit: TensorFlow reserves much more address
+space than it uses), RLIMIT_NPROC (which does not bind root), and the time limit ends the rest.
+File sizes are capped by RLIMIT_FSIZE and what it writes to the grader by `Limits.output_kib`.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
-TIME_LIMIT_REASON = "time limit"
-ALLOWED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "MPLCONFIGDIR", "MPLBACKEND",
-               "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")
+HOME = "/home/student"  # the sandbox's home and working folder
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf", "hosts",
+       "fonts")
+ALLOWED_ENV = ("LANG", "LC_ALL", "TZ")
+ISOLATION = ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+             "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--clearenv")
 
 
-def sandboxed(command: list[str], bwrap: str, *, writable: list[Path] = (), hide: list[Path] = (),
-              readable: list[Path] = (), cwd: str | None = None) -> list[str]:
-    """`command` wrapped in bubblewrap: read-only root, writable folders, hidden folders, no network.
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed run may use; the defaults fit a 2-core, 8 GB laptop grading one notebook at once."""
 
-    `readable` folders are shown (read-only) even where they lie under the private /tmp or /run:
-    a course checked out under /tmp, with its virtual environment, must stay visible.
-    """
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/run"]
-    for folder in readable:
-        if Path(folder).exists():
-            args += ["--ro-bind", str(folder), str(folder)]
-    for folder in hide:
-        args += ["--tmpfs", str(folder)]
-    for folder in writable:  # after the hidden ones: a writable folder may lie inside one
-        args += ["--bind", str(folder), str(folder)]
-    args += ["--cap-drop", "ALL", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--new-session",
-             "--die-with-parent", "--clearenv"]
-    for name in ALLOWED_ENV:
-        if name in os.environ:
-            args += ["--setenv", name, os.environ[name]]
-    args += [*(a for name, value in os.environ.items() if name.startswith("COURSE_")
-               for a in ("--setenv", name, value))]
-    return [*args, "--chdir", cwd or os.getcwd(), "--", *command]
+    seconds: float = 900.0  # wall clock
+    memory_mib: int = 4096  # all processes together, tmpfs included (with a cgroup)
+    processes: int = 256  # processes and threads (TensorFlow starts a few dozen)
+    tmpfs_mib: int = 256  # each of home, /tmp and /dev/shm
+    file_mib: int = 128  # the largest file it may write
+    output_kib: int = 1024  # what it may send back on stdout
+
+    def __post_init__(self):
+        for name in ("seconds", "memory_mib", "processes", "tmpfs_mib", "file_mib", "output_kib"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
+
+
+@dataclass
+class Outcome:
+    """How a sandboxed run ended, as seen from outside: facts of the host, not words of the sandbox."""
+
+    lines: list[bytes] = field(default_factory=list)  # stdout, line by line (at most output_kib in all)
+    returncode: int | None = None
+    timed_out: bool = False
+    out_of_memory: bool = False  # the cgroup's OOM killer ended a process
+    too_much_output: bool = False
+    stderr_tail: bytes = b""  # the last 64 KiB, for debugging
 
 
 def bubblewrap(path: str | None = None) -> str | None:
@@ -66,54 +73,213 @@ def bubblewrap(path: str | None = None) -> str | None:
     path = path or shutil.which("bwrap")
     if path is None:
         return None
-    probe = subprocess.run(sandboxed(["true"], path, cwd="/"), capture_output=True)
+    probe = subprocess.run(sandboxed(["/bin/true"], path, readable=[], limits=Limits()), capture_output=True)
     return path if probe.returncode == 0 else None
 
 
-def run(command: list[str], *, time_limit: float, memory_mib: int, writable: list[Path] = (),
-        hide: list[Path] = (), readable: list[Path] = (), reason_file: Path | None = None,
-        bwrap: str | None = None) -> int:
-    """Run `command` (sandboxed when `bwrap` is given); returns its exit code (negative: killed)."""
-    limit = memory_mib * 2**20
+def sandboxed(command: list[str], bwrap: str, *, readable: list[Path], limits: Limits,
+              files: dict[str, Path] | None = None, env: dict[str, str] | None = None) -> list[str]:
+    """`command` wrapped in bubblewrap: only `readable` folders (and `files`, {inside: host}) are shown."""
+    size = str(limits.tmpfs_mib * 2**20)
+    args = [bwrap, *ISOLATION]
+    for folder in SYSTEM:
+        args += ["--ro-bind-try", folder, folder]
+    for name in ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for folder in readable:
+        args += ["--ro-bind", str(folder), str(folder)]
+    for inside, host in (files or {}).items():
+        args += ["--ro-bind", str(host), inside]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for folder in (HOME, "/tmp", "/dev/shm"):
+        args += ["--size", size, "--tmpfs", folder]
+    args += ["--remount-ro", "/"]  # the root bubblewrap builds is a tmpfs without a size: read-only
+    variables = {"HOME": HOME, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin",
+                 **{name: os.environ[name] for name in ALLOWED_ENV if name in os.environ}, **(env or {})}
+    for name, value in variables.items():
+        args += ["--setenv", name, value]
+    return [*args, "--chdir", HOME, "--", *command]
 
-    def cap_memory() -> None:  # runs in the child, before it starts the command
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    for folder in writable:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    # A kernel watches the process that started it (JPY_PARENT_PID) and quits when it seems gone, which
-    # it always does from inside bubblewrap's process namespace: the sandbox dies with this launcher.
-    env = {key: value for key, value in os.environ.items() if key != "JPY_PARENT_PID"}
-    wrapped = sandboxed(command, bwrap, writable=writable, hide=hide, readable=readable) if bwrap else command
-    child = subprocess.Popen(wrapped, preexec_fn=cap_memory, env=env)
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda number, _frame: child.send_signal(number))
+class Cgroup:
+    """A cgroup of its own for one run (v2 or v1), with memory and process limits; None where not allowed."""
+
+    def __init__(self, folders: dict[str, Path], version: int):
+        self.folders, self.version = folders, version
+
+    @classmethod
+    def create(cls, limits: Limits) -> Cgroup | None:
+        """A new child of this process's cgroup, limited; None if cgroups cannot be written here."""
+        name = f"course-grade-{uuid.uuid4().hex[:12]}"
+        mine = {}
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                mine[controller] = path.lstrip("/")
+        memory, tasks = limits.memory_mib * 2**20, limits.processes
+        unified = Path("/sys/fs/cgroup")
+        attempts = []
+        if (unified / "cgroup.controllers").exists() and "" in mine:  # cgroup v2 only
+            attempts.append((2, {"": unified / mine[""] / name},
+                             {"": {"memory.max": memory, "memory.swap.max": 0, "pids.max": tasks}}))
+        if "memory" in mine and "pids" in mine:  # cgroup v1 (or hybrid)
+            attempts.append((1, {c: unified / c / mine[c] / name for c in ("memory", "pids")},
+                             {"memory": {"memory.limit_in_bytes": memory,
+                                         "memory.memsw.limit_in_bytes": memory},  # where swap is accounted
+                              "pids": {"pids.max": tasks}}))
+        for version, folders, settings in attempts:
+            group = cls(folders, version)
+            try:
+                for key, folder in folders.items():
+                    folder.mkdir()
+                    for file, value in settings[key].items():
+                        if (folder / file).exists() or not file.startswith("memory.memsw"):
+                            (folder / file).write_text(str(value))
+                return group
+            except OSError:
+                group.remove()
+        return None
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (in the child, before exec)."""
+        for folder in self.folders.values():
+            (folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def pids(self) -> list[int]:
+        folder = next(iter(self.folders.values()))
+        try:
+            return [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    def out_of_memory(self) -> bool:
+        """True if the OOM killer ended a process of this cgroup."""
+        folder = self.folders.get("", self.folders.get("memory"))
+        events = folder / ("memory.events" if self.version == 2 else "memory.oom_control")
+        try:
+            fields = dict(line.split() for line in events.read_text().splitlines() if len(line.split()) == 2)
+        except OSError:
+            return False
+        return int(fields.get("oom_kill", 0)) > 0
+
+    def kill_all(self) -> None:
+        """SIGKILL every process left in the cgroup (a fork bomb included), until it is empty."""
+        for _ in range(200):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def remove(self) -> None:
+        for folder in self.folders.values():
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+def systemd_scope(limits: Limits) -> list[str] | None:
+    """A `systemd-run --user --scope` prefix with the memory and process limits, if it works here."""
+    if shutil.which("systemd-run") is None:
+        return None
+    prefix = ["systemd-run", "--user", "--scope", "--quiet", "--collect",
+              "-p", f"MemoryMax={limits.memory_mib}M", "-p", "MemorySwapMax=0",
+              "-p", f"TasksMax={limits.processes}", "--"]
     try:
-        return child.wait(timeout=time_limit)
-    except subprocess.TimeoutExpired:
-        if reason_file is not None:
-            reason_file.write_text(TIME_LIMIT_REASON)
-        child.kill()
-        return child.wait()
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if probe.returncode == 0 else None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, required=True, help="seconds of wall-clock time")
-    parser.add_argument("--memory-mib", type=int, required=True, help="address-space cap in MiB")
-    parser.add_argument("--writable", type=Path, action="append", default=[], help="a writable folder")
-    parser.add_argument("--hide", type=Path, action="append", default=[], help="a folder to hide")
-    parser.add_argument("--readable", type=Path, action="append", default=[],
-                        help="a folder to show read-only, even under /tmp (the course, its Python)")
-    parser.add_argument("--reason-file", type=Path, help="where to say why the command was stopped")
-    parser.add_argument("--bwrap", help="bubblewrap's path (the grader checked it works); none: limits only")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command to run (give it after --)")
-    return run(command, time_limit=args.time_limit, memory_mib=args.memory_mib, writable=args.writable,
-               hide=args.hide, readable=args.readable, reason_file=args.reason_file, bwrap=args.bwrap)
+def _rlimits(limits: Limits, cgroup: Cgroup | None, fallback: bool) -> None:
+    """In the child, before exec: file size and core dumps always; memory and processes in the fallback."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mib * 2**20,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if cgroup is not None:
+        cgroup.enter()
+    if fallback:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * limits.memory_mib * 2**20,) * 2)
+        if os.getuid() != 0:  # counted over all of this user's processes: leave room for the running ones
+            running = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
+            resource.setrlimit(resource.RLIMIT_NPROC, (running + limits.processes,) * 2)
+
+
+def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
+        files: dict[str, Path] | None = None, env: dict[str, str] | None = None) -> Outcome:
+    """Run `command` in the sandbox and collect its stdout lines; nothing it does makes this raise."""
+    cgroup = Cgroup.create(limits)
+    scope = None if cgroup is not None else systemd_scope(limits)
+    wrapped = [*(scope or []), *sandboxed(command, bwrap, readable=readable, limits=limits, files=files,
+                                           env=env)]
+    outcome = Outcome()
+    fallback = cgroup is None and scope is None
+    process = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True,
+                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                               preexec_fn=lambda: _rlimits(limits, cgroup, fallback))
+    try:
+        _collect(process, limits, outcome)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # bubblewrap; the sandbox dies with it
+        outcome.returncode = process.wait()
+        process.stdout.close()
+        process.stderr.close()
+        if cgroup is not None:
+            cgroup.kill_all()
+            outcome.out_of_memory = cgroup.out_of_memory()
+            cgroup.remove()
+    return outcome
+
+
+def _collect(process: subprocess.Popen, limits: Limits, outcome: Outcome) -> None:
+    """Read stdout (bounded, by lines) and stderr (its tail) until both close or the deadline passes."""
+    deadline = time.monotonic() + limits.seconds
+    budget, pending, tail = limits.output_kib * 1024, b"", b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                outcome.timed_out = True
+                break
+            for key, _ in selector.select(timeout=min(left, 1.0)):
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.fileobj is process.stderr:
+                    tail = (tail + chunk)[-65536:]
+                else:
+                    budget -= len(chunk)
+                    *complete, pending = (pending + chunk).split(b"\n")
+                    outcome.lines += complete
+            if budget < 0:
+                outcome.too_much_output = True
+                break
+    if pending and not (outcome.timed_out or outcome.too_much_output):
+        outcome.lines.append(pending)
+    outcome.stderr_tail = tail
+
+
+def main() -> int:
+    """`python -m tools.sandbox -- command`: try a command in the sandbox (default limits, 60 s)."""
+    command = sys.argv[2:] if sys.argv[1:2] == ["--"] else sys.argv[1:]
+    bwrap = bubblewrap()
+    if not command or bwrap is None:
+        print("usage: python -m tools.sandbox -- command (needs a working bubblewrap)", file=sys.stderr)
+        return 2
+    outcome = run(command, bwrap=bwrap, limits=Limits(seconds=60), readable=[Path(sys.prefix).resolve(),
+                                                                              Path(sys.base_prefix).resolve()])
+    sys.stdout.buffer.write(b"\n".join(outcome.lines) + b"\n")
+    sys.stderr.buffer.write(outcome.stderr_tail)
+    return outcome.returncode or 0
 
 
 if __name__ == "__main__":
