@@ -34,7 +34,7 @@ sandbox:
 	|| { command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || [ -n "$(SUDO)" ]; } \
 	     && echo "Installing Debian's bubblewrap for make grade" \
 	     && $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq bubblewrap >/dev/null; } \
-	|| echo "Note: no bubblewrap; make grade will run submissions with limits only, not in a sandbox."
+	|| echo "Note: no bubblewrap, and it cannot be installed here: make grade will refuse to run submissions."
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -43,10 +43,6 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@mkdir -p $(VENV)/etc/ipython  # kernels of this venv: C++ log lines (TensorFlow) go to the terminal
 	@echo "c.IPKernelApp.capture_fd_output = False" > $(VENV)/etc/ipython/ipython_kernel_config.py
-	@# nbgrader is the instructor's grading engine (make grade): keep its menus out of the students' JupyterLab
-	@$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
-	@for e in formgrader validate_assignment assignment_list course_list; do \
-	  $(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.$$e >/dev/null 2>&1; done
 	@touch $@
 
 $(DATA): $(STAMP)
@@ -97,10 +93,10 @@ book: setup  ## The course website from the committed notebooks, offline: output
 slides: setup  ## A reveal.js deck per notebook that works offline: outputs/slides/*.slides.html
 	$(BIN)/python -m tools.slides build
 
-grade: setup $(CLASSIFIER)  ## Grade SUBMISSIONS=DIR (a folder per student) with nbgrader: DIR/gradebook.csv
+grade: setup $(CLASSIFIER)  ## Grade SUBMISSIONS=DIR (a folder per student) in a sandbox: DIR/gradebook.csv
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder (one subfolder per student)"; exit 2; }
 	$(BIN)/python -m tools.grade "$(SUBMISSIONS)" $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),) \
-		$(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT),)
+		$(if $(TIME_LIMIT),--seconds $(TIME_LIMIT),) $(GRADE_ARGS)
 
 execute: setup $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
 	$(BIN)/python -m benchmarks.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)

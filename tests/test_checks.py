@@ -1,5 +1,7 @@
 """The exercise checks accept right answers and name the usual mistakes."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -90,3 +92,50 @@ def test_usual_mistakes_are_named(check, wrong, hint):
 def test_passing_something_else_than_a_function():
     with pytest.raises(checks.ExerciseError, match="pass your function itself"):
         checks.check_kl(0.5)
+
+
+@pytest.mark.parametrize("check", RIGHT, ids=lambda c: c.__name__)
+def test_grading_judges_recorded_answers_like_the_check_does(check):
+    exercise = checks.EXERCISES[check.__name__]
+    records = checks.answers(exercise, RIGHT[check], seed=12345)
+    json.dumps(records)  # what crosses the sandbox's pipe
+    calls = exercise.draw(np.random.default_rng(12345))
+    assert checks.judge(exercise, calls, checks.decode_answers(records, len(calls))).startswith(exercise.name)
+    other = exercise.draw(np.random.default_rng(54321))  # answers to one seed's cases fail another's
+    with pytest.raises(checks.ExerciseError):
+        checks.judge(exercise, other, checks.decode_answers(records, len(other)))
+
+
+def test_recorded_faults_give_the_studying_message():
+    def stub(mean, log_var):
+        raise NotImplementedError
+
+    def broken(mean, log_var):
+        raise KeyError("a message the grader must not echo")
+
+    for fn, message in ((stub, "not implemented yet"), (broken, "raised an error")):
+        records = checks.answers(checks.KL, fn, seed=1)
+        calls = checks.KL.draw(np.random.default_rng(1))
+        with pytest.raises(checks.ExerciseError, match=message) as error:
+            checks.judge(checks.KL, calls, checks.decode_answers(records, len(calls)))
+        assert "must not echo" not in str(error.value)
+
+
+@pytest.mark.parametrize("records", [
+    None, [], [{"fault": "anything I like"}, {"fault": "raised"}],
+    [{"shape": [2], "float64": "AAAA"}, {"fault": "raised"}],  # data that does not fill the shape
+    [{"shape": [10**7], "float64": ""}, {"fault": "raised"}],
+    [{"shape": [1], "float64": "AAAAAAAAAAA=", "message": "✓ trust me"}, {"fault": "raised"}],
+])
+def test_malformed_answers_are_refused(records):
+    with pytest.raises(ValueError):
+        checks.decode_answers(records, 2)
+
+
+def test_the_numpy_kl_reference_matches_the_courses_keras_one():
+    from helpers.vae import kl_to_standard_normal
+
+    rng = np.random.default_rng(0)
+    mean, log_var = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    expected = kl_to_standard_normal(mean, log_var)
+    np.testing.assert_allclose(checks.kl_reference(mean, log_var), expected, rtol=1e-6)

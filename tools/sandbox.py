@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -93,7 +94,9 @@ def sandboxed(command: list[str], bwrap: str, *, readable: list[Path], limits: L
     args += ["--proc", "/proc", "--dev", "/dev"]
     for folder in (HOME, "/tmp", "/dev/shm"):
         args += ["--size", size, "--tmpfs", folder]
-    args += ["--remount-ro", "/"]  # the root bubblewrap builds is a tmpfs without a size: read-only
+    # Read-only: the root bubblewrap builds and its /dev (tmpfs without a size), and /proc, whose sysctls
+    # and sysrq-trigger a process that is root on the host could otherwise write, capabilities or not.
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--remount-ro", "/proc"]
     variables = {"HOME": HOME, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin",
                  **{name: os.environ[name] for name in ALLOWED_ENV if name in os.environ}, **(env or {})}
     for name, value in variables.items():
@@ -210,19 +213,21 @@ def _rlimits(limits: Limits, cgroup: Cgroup | None, fallback: bool) -> None:
             resource.setrlimit(resource.RLIMIT_NPROC, (running + limits.processes,) * 2)
 
 
-def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
+def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path], stdin: bytes = b"",
         files: dict[str, Path] | None = None, env: dict[str, str] | None = None) -> Outcome:
-    """Run `command` in the sandbox and collect its stdout lines; nothing it does makes this raise."""
+    """Run `command` in the sandbox with `stdin` and collect its stdout lines; its doings never raise here."""
     cgroup = Cgroup.create(limits)
     scope = None if cgroup is not None else systemd_scope(limits)
     wrapped = [*(scope or []), *sandboxed(command, bwrap, readable=readable, limits=limits, files=files,
                                            env=env)]
     outcome = Outcome()
     fallback = cgroup is None and scope is None
-    process = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    process = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True,
                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                                preexec_fn=lambda: _rlimits(limits, cgroup, fallback))
+    feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True)
+    feeder.start()
     try:
         _collect(process, limits, outcome)
     finally:
@@ -236,6 +241,15 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
             outcome.out_of_memory = cgroup.out_of_memory()
             cgroup.remove()
     return outcome
+
+
+def _feed(pipe, data: bytes) -> None:
+    """Write `data` to the sandbox's stdin and close it (it may stop reading: that is its loss)."""
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 def _collect(process: subprocess.Popen, limits: Limits, outcome: Outcome) -> None:
