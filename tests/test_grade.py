@@ -164,8 +164,9 @@ def class_03():
     before = {p: p.read_bytes() for p in course_files}
     try:
         rows = grade.grade(submissions, notebooks=["03_vae"], limits=Limits(seconds=600))
-        host_intact = (before == {p: p.read_bytes() for p in course_files}
-                       and home_canary.read_text() == "secret" and not Path("/tmp/pwned").exists())
+        host_intact = {"course": before == {p: p.read_bytes() for p in course_files},
+                       "home": home_canary.read_text() == "secret",
+                       "no /tmp/pwned": not Path("/tmp/pwned").exists()}
         yield submissions, rows, host_intact
     finally:
         home_canary.unlink()
@@ -227,7 +228,7 @@ def test_a_submission_cannot_read_or_write_outside_its_sandbox(class_03):
     # every attack ran and was refused, or the attacker would have lost its point
     attacker = book[("attacker", "03-reparameterize-check")]
     assert float(attacker["points"]) == 1.0, attacker
-    assert host_intact
+    assert all(host_intact.values()), host_intact
     assert json.loads((submissions / "zz_right" / "03_vae.ipynb").read_text())["cells"]  # intact, and graded
     assert all(float(book[("zz_right", c)]["points"]) == 1.0 for c in CHECKS)  # after the bomb, too
 

@@ -104,10 +104,11 @@ def read_submission(path: Path) -> tuple[dict | None, str]:
         return None, f"missing: no {path.name} in the submission"
     except OSError:
         return None, not_a_file(path)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return None, not_a_file(path)
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            return None, not_a_file(path)
         if info.st_size > MAX_NOTEBOOK_BYTES:
             return None, f"too large: {path.name} has more than {MAX_NOTEBOOK_BYTES // 2**20} MB"
         text = file.read(MAX_NOTEBOOK_BYTES + 1)

@@ -87,13 +87,13 @@ def sandboxed(command: list[str], bwrap: str, *, readable: list[Path], limits: L
         args += ["--ro-bind-try", folder, folder]
     for name in ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for folder in (HOME, "/tmp"):  # before the readable folders: a course checked out under /tmp stays seen
+        args += ["--size", size, "--tmpfs", folder]
     for folder in readable:
         args += ["--ro-bind", str(folder), str(folder)]
     for inside, host in (files or {}).items():
         args += ["--ro-bind", str(host), inside]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    for folder in (HOME, "/tmp", "/dev/shm"):
-        args += ["--size", size, "--tmpfs", folder]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
     # Read-only: the root bubblewrap builds and its /dev (tmpfs without a size), and /proc, whose sysctls
     # and sysrq-trigger a process that is root on the host could otherwise write, capabilities or not.
     args += ["--remount-ro", "/", "--remount-ro", "/dev", "--remount-ro", "/proc"]
