@@ -7,7 +7,7 @@ the notebook cells tagged `course-model` (with notebook 05's batch size, learnin
 so the benchmark measures exactly what students read. Training time counts the training steps and
 the input pipeline that feeds them (measured by helpers.training), not evaluation.
 
-The second part runs notebooks 06 (conditional VAE) and 07 (conditional GAN) top to bottom in full
+The second part runs notebooks 06 (conditional VAE) and 08 (conditional GAN) top to bottom in full
 mode, in a fresh output folder (so nothing resumes from old checkpoints), or with `--collect` takes
 them from the last `make execute`, and collects the scores they save (helpers.scoring: conditional
 accuracy, worst digit, Fréchet distance against the fair floor, precision and recall, sharpness,
@@ -15,8 +15,8 @@ diversity) and the notebooks' running times. The third (`--part cgan`, benchmark
 notebook 08's CGAN against the keras-io recipe and a conditional VAE on the same networks. The fourth
 (`--part protocol`, benchmarks/protocol.py) scores notebook 05's model under four evaluation protocols
 (threshold or dynamic binarisation, for training and for the test set) against its exact likelihood. Results
-go to benchmarks/results.json and results.md, and the Markdown tables are copied into the README
-between the bench markers. `--part` runs one part and keeps the other parts' previous results.
+go to benchmarks/results.json and, as Markdown tables, to benchmarks/results.md (docs/benchmarks.md links
+it; nothing else is written). `--part` runs one part and keeps the other parts' previous results.
 """
 
 from __future__ import annotations
@@ -42,15 +42,17 @@ from helpers import seed_everything
 from helpers.classifier import FEATURE_WIDTH
 from helpers.config import output_path, project_root
 from helpers.data import load_mnist, make_dataset, to_float
+from helpers.scoring import STYLE_COMPONENTS
 from helpers.targets import CGAN_GOALS, CONV_VAE_TEST_ELBO
 from helpers.training import HISTORY_FILE, History, ResumableTraining
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "05_conv_vae.ipynb"
 CONDITIONAL = {"cvae": "06_conditional_vae", "cgan": "08_cgan"}  # result key: notebook name
-README = ROOT / "README.md"
-MARKERS = ("<!-- bench:start -->", "<!-- bench:end -->")
-CGAN_FIGURE = "cgan_curves.png"
+CGAN_FIGURE = "cgan_curves.png"  # beside results.md, which shows it
+RESULTS_HEADER = ("# Benchmark results\n\nWritten by `make bench` (`benchmarks/bench.py`) into results.json "
+                  "and this page; [docs/benchmarks.md](../docs/benchmarks.md) says what each part "
+                  "measures.\n\n")
 
 # The course model's batch size, learning rate and epochs come from notebook 05's settings cell.
 FULL = {"n_train": 60_000, "n_test": 10_000, "ref_epochs": reference.EPOCHS, "iwae_k": 200,
@@ -222,7 +224,7 @@ def collect_executed(timings: dict | None = None, output_root: Path | None = Non
 
 
 def conditional_markdown(conditional: dict) -> str:
-    """The README table of the conditional models' scores."""
+    """The table of the conditional models' scores."""
     v, g = conditional["cvae"], conditional["cgan"]
     mode = conditional.get("mode", "full")
     return "\n".join([
@@ -235,8 +237,9 @@ def conditional_markdown(conditional: dict) -> str:
         f"of the same training digits ({g['precision_train']:.2f} and {g['recall_train']:.2f}). "
         "Sharpness (neighbouring pixels' squared differences over the "
         "image's energy) and diversity (mean distance between the features of two samples of the same "
-        "digit, and between their projections on that digit's 16 leading principal components, its style "
-        "space) are ratios to the real test digits: 1 is as sharp, or as varied, as real handwriting.",
+        f"digit, and between their projections on that digit's {STYLE_COMPONENTS} leading principal "
+        "components, its style space) are ratios to the real test digits: 1 is as sharp, or as varied, "
+        "as real handwriting.",
         "",
         "| | conditional VAE (06) | conditional GAN (08) | target for the GAN |",
         "|---|---|---|---|",
@@ -261,16 +264,16 @@ def conditional_markdown(conditional: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    """The README tables: the VAE benchmark, conditional models, CGAN race and protocols, if they were run."""
+    """results.md's tables: VAE benchmark, conditional models, CGAN race and protocols, if they were run."""
     from benchmarks import cgan, protocol
 
     parts = [vae_markdown(results)] if "reference" in results else []
     if "conditional" in results:
         parts.append(conditional_markdown(results["conditional"]))
     if "cgan" in results:
-        figures = f"\n![The CGAN race's score curves](benchmarks/{CGAN_FIGURE})\n"
+        figures = f"\n![The CGAN race's score curves]({CGAN_FIGURE})\n"  # paths relative to results.md
         if "samples_figure" in results["cgan"]:
-            figures += f"\n![The race's final samples](benchmarks/{results['cgan']['samples_figure']})\n"
+            figures += f"\n![The race's final samples]({results['cgan']['samples_figure']})\n"
         parts.append(cgan.markdown(results["cgan"]) + figures)
     if "protocol" in results:
         parts.append(protocol.markdown(results["protocol"]))
@@ -278,7 +281,7 @@ def markdown(results: dict) -> str:
 
 
 def vae_markdown(results: dict) -> str:
-    """The README table of the VAE benchmark."""
+    """The table of the VAE benchmark."""
     m, r, c = results["machine"], results["reference"], results["course"]
     k, n = results["config"]["iwae_k"], results["config"]["iwae_images"]
     reach = ("not reached" if c["seconds_to_reference_elbo"] is None else
@@ -291,7 +294,7 @@ def vae_markdown(results: dict) -> str:
         "|---|---|---|",
         f"| seconds per training epoch | {r['seconds_per_epoch']:.1f} | {c['seconds_per_epoch']:.1f} |",
         f"| training time to the reference's final test ELBO ({r['final_test_elbo']:.1f}) "
-        f"| {r['train_seconds_10_epochs']:.0f} s (10 epochs) | {reach} |",
+        f"| {r['train_seconds_10_epochs']:.0f} s ({reference.EPOCHS} epochs) | {reach} |",
         f"| final test ELBO, nats per image (epochs) | {r['final_test_elbo']:.2f} ({r['epochs']}) "
         f"| {c['final_test_elbo']:.2f} ({c['epochs']}) |",
         f"| importance-weighted bound, K = {k}, {n} test images | {r['iwae']:.2f} | {c['iwae']:.2f} |",
@@ -299,16 +302,12 @@ def vae_markdown(results: dict) -> str:
     ])
 
 
-def write(results: dict, out_dir: Path, readme: Path | None) -> None:
-    """Write results.json and results.md, and refresh the README's table."""
+def write(results: dict, out_dir: Path) -> None:
+    """Write results.json and results.md (the tables, under a header)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    (out_dir / "results.md").write_text(table)
-    if readme is not None:
-        text = readme.read_text()
-        start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
-        readme.write_text(text[: start + len(MARKERS[0])] + "\n" + table + text[end:])
+    (out_dir / "results.md").write_text(RESULTS_HEADER + table)
     print(table)
 
 
@@ -342,7 +341,7 @@ def main() -> None:
         from benchmarks import protocol
 
         results["protocol"] = protocol.run_protocol(smoke=args.smoke)
-    write(results, args.out, None if args.smoke else README)
+    write(results, args.out)
 
 
 if __name__ == "__main__":

@@ -327,7 +327,7 @@ def figure(results: dict, path: Path, machine: dict) -> None:
 
 
 def markdown(results: dict) -> str:
-    """The README table: final scores, time to the reference's final scores, the recipe's own budget."""
+    """results.md's table: final scores, time to the reference's final scores, the recipe's own budget."""
     c, r = results["course"], results["reference"]
     v = results.get("cvae")  # older results have no VAE
     budget = results["config"]["budget_seconds"] / 60
@@ -373,7 +373,7 @@ def markdown(results: dict) -> str:
             row("sharpness / real digits'", "{:.2f}".format, "sharpness"),
             row("diversity in style space / real digits'", "{:.2f}".format, "style_diversity"),
             row("training time to the reference's final scores", None, cells=times),
-            f"| the recipe's own 20 epochs at this speed | "
+            f"| the recipe's own {keras_cgan.EPOCHS} epochs at this speed | "
             f"{r['projected_seconds_for_the_recipe'] / 3600:.1f} h |" + " |" * (1 if v is None else 2),
             ""]
     if v is not None:

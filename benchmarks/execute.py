@@ -5,7 +5,9 @@ committed notebooks show a full run. Quick mode executes them with their outputs
 folder and saves nothing. Each run's wall-clock time (kernel start to last cell) is appended to
 benchmarks/timings.json, which keeps the last few runs per notebook and mode. From those runs, as
 ranges where runs differ, the script then writes the "Running time" line at the top of each notebook
-and the time column and total of the README's course map, so that no running time is typed by hand.
+and the page benchmarks/timings.md (every notebook's times and peak memory, the whole course's total).
+The README's course map types each notebook's full-mode time in whole minutes; a unit test
+(tests/test_readme.py) fails when those no longer match what `minutes(runs, decimals=0)` gives.
 `--classifier` also times the one-time training of the scoring classifier (into a temporary file).
 """
 
@@ -29,18 +31,18 @@ from tools.admin import notebook_text
 ROOT = project_root()
 NOTEBOOKS = ROOT / "notebooks"
 TIMINGS = ROOT / "benchmarks" / "timings.json"
-README = ROOT / "README.md"
+TIMINGS_PAGE = ROOT / "benchmarks" / "timings.md"
 KEEP = 5  # runs kept per notebook and mode: the ranges come from these
 TOTAL_TARGET_MINUTES = 45
 NEEDS_CLASSIFIER = ("06_conditional_vae", "08_cgan")  # the first of them to run trains it, once
-TIME_LINE = re.compile(r"\*Running time on 2 CPU cores[^*]*:\*.*?(?=\n\n|\Z)", re.S)
+TIME_LINE = re.compile(r"\*Running time[^*]*:\*.*?(?=\n\n|\Z)", re.S)
 BINDER_MIB = 2048  # Binder's memory limit; Colab's free tier has about 12 GB
 LOWER_MEMORY = {  # notebook -> what to lower when its full run needs more than Binder has (measured)
     "05_conv_vae": "on Binder, run it in quick mode (1.3 GB): "
                    "add `os.environ[\"COURSE_QUICK\"] = \"1\"` after `import os` in the set-up cell",
 }
-TOTAL_MARKERS = ("<!-- execute:start -->", "<!-- execute:end -->")
 DASH = "\u2013"  # an en dash, for ranges
+CLASSIFIER_ESTIMATE = f"about 9{DASH}14 min"  # until `--classifier` times it: earlier runs on 2 cores
 
 
 def notebook_names() -> list[str]:
@@ -166,23 +168,32 @@ def gigabytes(peak_mib: float | None) -> str:
     return "not measured yet" if peak_mib is None else f"{peak_mib / 1024:.1f} GB"
 
 
-def minutes(runs: list[dict]) -> str:
-    """The recorded runs' range in minutes, e.g. "3.9-4.4 min" (one value when they agree)."""
+def minutes(runs: list[dict], decimals: int = 1) -> str:
+    """The recorded runs' range in minutes, e.g. "3.9-4.4 min" (one value when they agree).
+
+    With decimals=0, whole minutes ("4 min", "10-14 min"): the README's course map, which a test holds to it.
+    """
     if not runs:
         return "not measured yet"
     low, high = (min(r["seconds"] for r in runs) / 60, max(r["seconds"] for r in runs) / 60)
-    low_text, high_text = f"{low:.1f}", f"{high:.1f}"
+    low_text, high_text = f"{low:.{decimals}f}", f"{high:.{decimals}f}"
     return f"{low_text} min" if low_text == high_text else f"{low_text}{DASH}{high_text} min"
+
+
+def cores(runs: list[dict]) -> str:
+    """The CPU cores the runs were measured on: "2", or "2 and 4" when they come from different machines."""
+    return " and ".join(str(n) for n in sorted({r["machine"]["cores"] for r in runs if "machine" in r}))
 
 
 def time_line(name: str, timings: dict) -> str:
     """The "Running time" sentence at the top of a notebook, from the recorded runs (unmeasured: left out)."""
-    parts = [f"{minutes(timings[mode][name])} in {mode} mode" for mode in ("quick", "full")
-             if timings[mode].get(name)]
-    line = ("*Running time on 2 CPU cores (measured, `make execute`):* "
-            + (", ".join(parts) or "not measured yet"))
+    modes = [mode for mode in ("quick", "full") if timings[mode].get(name)]
+    parts = [f"{minutes(timings[mode][name])} in {mode} mode" for mode in modes]
+    measured_on = cores([run for mode in modes for run in timings[mode][name]])
+    where = f" on {measured_on} CPU cores" if measured_on else ""
+    line = f"*Running time{where} (measured, `make execute`):* " + (", ".join(parts) or "not measured yet")
     if name in NEEDS_CLASSIFIER:
-        once = f"{minutes(timings['classifier'])} once" if timings["classifier"] else "about 10-14 min once"
+        once = f"{minutes(timings['classifier']) if timings['classifier'] else CLASSIFIER_ESTIMATE} once"
         line += (f", plus {once} to train the scoring classifier, the first time a notebook needs it "
                  "(`make test` prepares it too)")
     line += "."
@@ -206,7 +217,7 @@ def update_notebook(name: str, timings: dict) -> bool:
     nb = json.loads(path.read_text())
     first = "".join(nb["cells"][0]["source"])
     if not TIME_LINE.search(first):
-        raise ValueError(f"{name}: its first cell has no '*Running time on 2 CPU cores:*' line to update")
+        raise ValueError(f"{name}: its first cell has no '*Running time ...:*' line to update")
     updated = TIME_LINE.sub(lambda _: time_line(name, timings), first, count=1)
     if updated == first:
         return False
@@ -216,7 +227,7 @@ def update_notebook(name: str, timings: dict) -> bool:
 
 
 def total_sentence(timings: dict) -> str:
-    """The README's sentence on the whole course's full-mode time, against the target."""
+    """The sentence on the whole course's full-mode time, against the target."""
     names = notebook_names()
     missing = [n for n in names if not timings["full"].get(n)]
     if missing:
@@ -227,21 +238,52 @@ def total_sentence(timings: dict) -> str:
             f"(target: at most {TOTAL_TARGET_MINUTES} min; {machine['cores']} cores, {machine['cpu']}).")
 
 
-def update_readme(timings: dict, readme: Path = README) -> None:
-    """Rewrite the course map's time column and the total sentence below it."""
-    text = readme.read_text()
+def machines_sentence(timings: dict) -> str:
+    """Where and when the recorded runs were measured (each machine once)."""
+    runs = [run for mode in ("quick", "full") for notebook_runs in timings[mode].values()
+            for run in notebook_runs] + list(timings["classifier"])
+    if not runs:
+        return "No run recorded yet."
+
+    def machine(m: dict) -> str:
+        parts = [m.get("cpu"), f"{m['cores']} cores" if "cores" in m else None,
+                 f"TensorFlow {m['tensorflow']}" if "tensorflow" in m else None,
+                 f"Keras {m['keras']}" if "keras" in m else None]
+        return ", ".join(part for part in parts if part)
+
+    seen = sorted({machine(run["machine"]) for run in runs if "machine" in run})
+    dates = sorted(run["date"] for run in runs)
+    return f"Runs of {dates[0]} to {dates[-1]}, on {'; '.join(seen) or 'an unrecorded machine'}."
+
+
+def timings_page(timings: dict) -> str:
+    """benchmarks/timings.md: every notebook's times and peak memory, the course's total, the classifier."""
+    rows = []
     for name in notebook_names():
-        number = name[:2]
-        row = re.compile(rf"^(\| {number} \|[^|]*\|[^|]*\|)[^|]*\|[^|]*(\|)", re.M)
-        if not row.search(text):
-            raise ValueError(f"README: no course-map row for notebook {number}")
         quick, full = timings["quick"].get(name, []), timings["full"].get(name, [])
-        memory = [gigabytes(peak_memory(timings, mode, name)) for mode in ("quick", "full")]
-        cell = f" {minutes(quick)} / {minutes(full)} | {memory[0]} / {memory[1]} "
-        text = row.sub(lambda m, c=cell: m.group(1) + c + m.group(2), text, count=1)
-    start, end = (text.index(marker) for marker in TOTAL_MARKERS)
-    text = text[: start + len(TOTAL_MARKERS[0])] + "\n" + total_sentence(timings) + "\n" + text[end:]
-    readme.write_text(text)
+        memory = " / ".join(gigabytes(peak_memory(timings, mode, name)) for mode in ("quick", "full"))
+        link = f"[{name}](../notebooks/{name}.ipynb)"
+        rows.append(f"| {link} | {minutes(quick)} | {minutes(full)} | {memory} |")
+    classifier = (minutes(timings["classifier"]) if timings["classifier"] else
+                  "not timed yet (`python -m benchmarks.execute --classifier` times it); "
+                  f"{CLASSIFIER_ESTIMATE} in earlier runs on 2 cores, up to 22 min when the cores were busy")
+    return "\n".join([
+        "# Running times and peak memory",
+        "",
+        "Written by `make execute` (`benchmarks/execute.py`) from `benchmarks/timings.json`; not edited "
+        "by hand. Each notebook runs top to bottom in a fresh kernel. Its time runs from kernel start to "
+        f"the last cell, as the range over its last {KEEP} runs in each mode; its peak memory is the "
+        f"kernel's largest resident memory over those runs. {machines_sentence(timings)}",
+        "",
+        "| notebook | quick mode | full mode | peak memory, quick / full |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        total_sentence(timings),
+        "",
+        f"Training the scoring classifier, once, in a process of its own (not counted above): {classifier}.",
+        "",
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {seconds / 60:.1f} min, peak memory {peak_mib:.0f} MiB in {args.mode} mode",
                       flush=True)
     changed = [name for name in notebook_names() if update_notebook(name, timings)]
-    update_readme(timings)
-    print(f"running-time lines updated in: {', '.join(changed) or 'none'}; README course map updated")
+    TIMINGS_PAGE.write_text(timings_page(timings))
+    print(f"running-time lines updated in: {', '.join(changed) or 'none'}; "
+          f"{TIMINGS_PAGE.relative_to(ROOT)} written")
     print(total_sentence(timings))
     return 0
 

@@ -26,11 +26,10 @@ from helpers.config import project_root
 
 ROOT = project_root()
 OUT = ROOT / "benchmarks"
-STATISTICAL_TESTS = ["tests/test_classifier.py", "tests/test_evaluate.py", "tests/test_bench.py",
-                     "tests/test_scoring.py"]
+STATISTICAL_TESTS = sorted(  # the test files with statistical checks: every one that calls expect(...)
+    str(path.relative_to(ROOT)) for path in (ROOT / "tests").glob("test_*.py")
+    if "expect(" in path.read_text())
 REQUIRED_RATIO = 3.0  # margin / spread
-README = ROOT / "README.md"
-MARKERS = ("<!-- margins:start -->", "<!-- margins:end -->")
 
 
 def run_seed(seed: int, log: Path, workdir: Path, targets: list[str]) -> int:
@@ -84,8 +83,11 @@ def _bound(row: dict) -> str:
 
 
 def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "") -> str:
-    """The margins table, weakest check first."""
-    lines = [f"Quick mode, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
+    """benchmarks/margins.md: the margins table, weakest check first (the closest to failing on top)."""
+    lines = ["# How far each check is from failing", "",
+             "Written by `make margins` (`benchmarks/margins.py`), weakest check first; "
+             "[docs/testing.md](../docs/testing.md) says how the table is made.", "",
+             f"Quick mode, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
              f"Spread: standard deviation over seeds. Margin: worst value to bound. "
              f"Rule: margin >= {REQUIRED_RATIO:.0f} x spread. Full-mode bounds (RUN.by_mode's full=) are not "
              f"measured here: the committed full runs show them.{note}", "",
@@ -105,7 +107,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--part", choices=["all", "tests", "notebooks"], default="all",
-                        help="what to run (the table in the README comes from 'all')")
+                        help="what to run (a whole new table comes from 'all')")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", default=None,
                         help="re-measure only these notebooks' checks (e.g. 08_cgan), with --part tests the "
                              "unit tests' too, and keep the other rows of the last table")
@@ -147,7 +149,6 @@ def main() -> int:
     table = markdown(rows, result["seeds"], result["minutes"], note)
     (args.out / "margins.md").write_text(table)
     print(table)
-    write_readme_summary(rows, README)
     weak = [row["check"] for row in rows if not row["ok"]]
     print(f"{len(rows)} checks; not ok: {weak or 'none'}; pytest exit codes {exit_codes}")
     return 0 if not weak and not any(exit_codes.values()) else 1
@@ -187,14 +188,6 @@ def _names(entry: dict) -> list[str]:
     items = entry.get("what") or [f"notebooks/{name}" for name in entry["notebooks"]]
     return [{"tests": "the unit tests", "notebooks": "all notebooks"}.get(i, i.removeprefix("notebooks/"))
             for i in items]
-
-
-def write_readme_summary(rows: list[dict], readme: Path) -> None:
-    """Put the three weakest rows between the README's margins markers."""
-    text = readme.read_text()
-    start, end = (text.index(marker) for marker in MARKERS)
-    table = markdown(rows[:3], [], 0).split("\n", 2)[2]  # without the first line
-    readme.write_text(text[: start + len(MARKERS[0])] + "\n" + table + text[end:])
 
 
 if __name__ == "__main__":

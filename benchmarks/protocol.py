@@ -211,7 +211,7 @@ def span(values: list[float]) -> str:
 
 
 def markdown(results: dict) -> str:
-    """The README tables: the four protocols on the course's model, then what each source measured."""
+    """results.md's tables: the four protocols on the course's model, then what each source measured."""
     cfg, m = results["config"], results["machine"]
     k, n, n_test = cfg["iwae_k"], cfg["iwae_images"], cfg["n_test"]
     grids = sorted({(r["grid"]["points"], r["grid"]["half_width"], r["grid"]["coarse_points"])

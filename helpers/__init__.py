@@ -6,7 +6,9 @@ image normaliser, tf.data pipelines), plots (image grids, latent scatters, manif
 (per-epoch frames to GIF), progress (a one-line progress bar that saves cleanly in notebooks),
 training (the bookkeeping of a resumable training loop), vae (the VAE maths notebook 03 teaches),
 evaluate (PCA, k-NN, Fréchet distance, per-class accuracy), classifier (a cached MNIST CNN to score
-generators), expect (statistical checks that log their margins) and checks (exercise checks).
+generators), scoring (generated digits against real ones), targets (the goals several places
+check), expect (statistical checks that log their margins), explorer (latent-space sliders),
+checks (exercise checks, and their grading half) and colab (the Colab set-up cell's report).
 """
 
 from helpers.config import RunContext, display_path, run_context, seed_everything

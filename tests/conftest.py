@@ -65,3 +65,14 @@ def reference(brief_classifier, mnist):
 
     (x_train, y_train), (x_test, y_test) = mnist
     return real_digits(brief_classifier, x_train, y_train, x_test, y_test, seed=0)
+
+
+TRAINED_FIXTURES = {"brief_classifier", "brief_classifier_path", "course_classifier", "reference"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs a trained classifier is slow (the brief one trains for about 25 s): `make unit`
+    leaves it out. Other slow tests carry @pytest.mark.slow themselves."""
+    for item in items:
+        if TRAINED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -10,7 +10,7 @@ from helpers.config import project_root
 ROOT = project_root()
 PROJECT_PACKAGES = {"helpers", "benchmarks", "tests", "tools"}
 LAYERS = {  # the table in ARCHITECTURE.md
-    0: {"config", "progress", "evaluate", "vae", "gif", "targets"},
+    0: {"config", "progress", "evaluate", "vae", "gif", "targets", "colab"},
     1: {"data", "training", "expect"},
     2: {"plots", "classifier", "checks"},
     3: {"explorer", "scoring"},

@@ -31,9 +31,10 @@ def test_missing_tag_is_an_error(tmp_path):
         bench.load_course_model(notebook)
 
 
+@pytest.mark.slow
 def test_smoke_run_trains_both_models_and_writes_consistent_results(tmp_path):
     results = bench.run(smoke=True, seed=course_seed())
-    bench.write(results, tmp_path, readme=None)
+    bench.write(results, tmp_path)
     saved = json.loads((tmp_path / "results.json").read_text())
     for side in ("reference", "course"):
         gain = saved[side]["final_test_elbo"] - saved[side]["initial_test_elbo"]
@@ -41,6 +42,15 @@ def test_smoke_run_trains_both_models_and_writes_consistent_results(tmp_path):
                above=SMOKE_GAIN[side])  # the training step trains
     assert math.isfinite(saved["course"]["iwae"]) and math.isfinite(saved["reference"]["iwae"])
     assert "| seconds per training epoch |" in (tmp_path / "results.md").read_text()
+
+
+def test_the_committed_results_page_is_what_results_json_gives():
+    """results.md is only ever written from results.json: nobody edits the tables by hand."""
+    folder = bench.ROOT / "benchmarks"
+    results = json.loads((folder / "results.json").read_text())
+    assert (folder / "results.md").read_text() == bench.RESULTS_HEADER + bench.markdown(results)
+    for figure in (bench.CGAN_FIGURE, results["cgan"]["samples_figure"]):
+        assert f"]({figure})" in (folder / "results.md").read_text() and (folder / figure).is_file()
 
 
 def _fake_scores(accuracy, worst, frechet, sharpness, floor=1.2):

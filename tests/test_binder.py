@@ -18,6 +18,8 @@ import pytest
 
 from helpers.config import project_root
 
+pytestmark = [pytest.mark.classroom, pytest.mark.slow]
+
 ROOT = project_root()
 
 

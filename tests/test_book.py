@@ -20,12 +20,15 @@ from tools import book
 
 ROOT = project_root()
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-PAGES = ["intro.html", *(f"notebooks/{name}.html" for name in NOTEBOOKS)]
+PAGES = ["intro.html", *(f"notebooks/{name}.html" for name in NOTEBOOKS),
+         *(f"docs/{guide}.html" for guide in book.GUIDES)]
+HAS_MATHJAX = "() => !!document.querySelector('script[src*=\"tex-chtml\"]')"  # on pages with maths only
 MATH_READY = "() => window.MathJax && MathJax.startup && MathJax.startup.promise.then(() => true)"
 IMAGES_LOADED = "() => Array.from(document.images).every(i => i.complete)"
 BROKEN_IMAGES = "() => Array.from(document.images).filter(i => !i.naturalWidth).map(i => i.src.slice(0, 80))"
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")
+pytestmark = [pytest.mark.classroom, pytest.mark.browser, pytest.mark.npm, pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,8 @@ def visited(site):
         for name in PAGES:
             response = page.goto(base + name)
             page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
-            page.wait_for_function(MATH_READY, timeout=60_000)
+            if page.evaluate(HAS_MATHJAX):
+                page.wait_for_function(MATH_READY, timeout=60_000)
             page.wait_for_function(IMAGES_LOADED, timeout=60_000)
             pages[name] = {
                 "status": response.status,
@@ -89,10 +93,16 @@ def test_figures_gifs_and_the_explorers_still_are_on_the_pages(visited, site):
     assert len(list((site / "_images").glob("*.png"))) >= 30
 
 
-def test_the_landing_page_is_the_course_map(visited):
+def test_the_landing_page_is_the_course_map_and_the_guides_are_pages(visited):
     base, pages, *_ = visited
     intro = pages["intro.html"]
-    assert "Course map" in intro["text"] and "When it goes wrong" in intro["text"]
+    assert "Course map" in intro["text"] and "Two commands" not in intro["text"]
+    assert "When it goes wrong" in pages["docs/troubleshooting.html"]["text"]
+    assert pages["docs/troubleshooting.html"]["maths"] >= 3  # its $\log \sigma^2$, rendered
+    for name in book.GUIDES:
+        assert base + f"docs/{name}.html" in intro["links"], name  # in the table of contents
+    assert base + "docs/testing.html" in pages["docs/teaching.html"]["links"]  # guide to guide
+    assert base + "intro.html" in pages["docs/course-map.html"]["links"]  # a guide's link to the README
     for name in NOTEBOOKS:
         assert base + f"notebooks/{name}.html" in intro["links"], name
 
@@ -127,13 +137,18 @@ def test_no_request_leaves_the_machine(visited):
     assert requests and not [url for url in requests if leaves_the_machine(url)]
 
 
-def test_the_landing_page_points_outside_links_at_github():
+def test_the_landing_page_and_the_guides_point_outside_links_at_github():
     readme = ("# T\n\nsee [the notes](benchmarks/results.md) and [03](notebooks/03_vae.ipynb)\n"
-              "\n## Course map\n\n[x](ARCHITECTURE.md)\n\n## When it goes wrong\n\nhelp\n")
+              "\n## Course map\n\n[x](ARCHITECTURE.md) [g](docs/testing.md)\n\n## Two commands\n\nmake\n")
     page = book.landing_page(readme, "someone/course")
     github = "https://github.com/someone/course/blob/main"
     assert f"({github}/benchmarks/results.md)" in page and f"({github}/ARCHITECTURE.md)" in page
-    assert "(notebooks/03_vae.ipynb)" in page
+    assert "(notebooks/03_vae.ipynb)" in page and "(docs/testing.md)" in page and "make" not in page
+    guide = ("[r](../README.md) [t](testing.md) [n](../notebooks/03_vae.ipynb#the-elbo) "
+             "[m](../benchmarks/margins.md) [b](../binder/)")
+    assert book.book_links(guide, "docs/teaching.md", "someone/course") == (
+        "[r](../intro.md) [t](testing.md) [n](../notebooks/03_vae.ipynb#the-elbo) "
+        f"[m]({github}/benchmarks/margins.md) [b]({github}/binder)")
 
 
 def test_committed_notebooks_show_stills_not_widgets():

@@ -1,13 +1,13 @@
 """JupyterLab in a real browser: `make lab` as the README says, notebook 01 run in quick mode, figures seen.
 
-This is notebook 01's run in the suite (`make test` leaves it out of nbval where Chromium is installed),
-so it checks what nbval would: every cell runs without an error (a failed `expect` is one), and the
-outputs of the cells tagged nbval-check-output match the committed ones.
+Notebook 01 runs under nbval in `make test` too; this classroom test (`make test-classroom`) runs it as a
+student would, and checks what nbval checks: every cell runs without an error (a failed `expect` is
+one), and the outputs of the cells tagged nbval-check-output match the committed ones.
 
 The server gets a free local port and prints its own token; headless Chromium (Debian's package,
 never a downloaded browser) is driven by Playwright. Notebook 01 is run from a copy in a temporary
 folder with autosave off, so the committed notebook is never touched. A screenshot is saved under
-outputs/browser/. Skipped only where no Chromium is installed (`make setup` installs it on
+outputs/browser/. Skipped only where no Chromium is installed (`make test-classroom` installs it on
 Debian/Ubuntu when it can: as root, or with password-less sudo).
 """
 
@@ -17,9 +17,7 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,12 +26,10 @@ from pathlib import Path
 import pytest
 
 from helpers.config import output_path, project_root
+from tests.browsing import CHROMIUM, CHROMIUM_FLAGS, free_port
 
 ROOT = project_root()
 NOTEBOOK = "01_autoencoder.ipynb"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SETTINGS = {  # JupyterLab user settings for the test's server
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none",
                                                                    "autoStartDefaultKernel": True},
@@ -43,13 +39,8 @@ SETTINGS = {  # JupyterLab user settings for the test's server
 START_TIMEOUT = 180  # seconds
 RUN_TIMEOUT = int(os.environ.get("COURSE_BROWSER_TIMEOUT", "600"))
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = [pytest.mark.classroom, pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")]
 
 
 @pytest.fixture

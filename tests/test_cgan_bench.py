@@ -29,6 +29,7 @@ def test_the_recipe_networks_have_its_shapes_and_size():
     assert discriminator.count_params() == (9 * 11 * 64 + 64) + (9 * 64 * 128 + 128) + (128 + 1)
 
 
+@pytest.mark.slow
 def test_a_recipe_step_updates_both_players(mnist):
     generator, discriminator = keras_cgan.make_generator(), keras_cgan.make_discriminator()
     step, optimizers = keras_cgan.make_train_step(generator, discriminator, seed=0)
@@ -80,6 +81,7 @@ def test_the_race_is_tabulated_and_drawn(tmp_path):
     assert (tmp_path / "race.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
     course = cgan.load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
     (x, y), _ = mnist
@@ -97,6 +99,7 @@ def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
     assert images.shape == (3, 28, 28, 1) and images.min() >= 0 and images.max() <= 1
 
 
+@pytest.mark.slow
 def test_the_vae_of_section_11_trains_samples_and_reports_its_active_units(mnist, tmp_path):
     course = cgan.load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
     (x, y), _ = mnist

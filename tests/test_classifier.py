@@ -52,6 +52,7 @@ def test_bad_input_is_refused(small_classifier):
         classifier.load_classifier(path="/nonexistent/dir/x.keras")
 
 
+@pytest.mark.slow
 def test_training_is_repeatable_and_leaves_this_process_alone(tmp_path, mnist):
     import random
 

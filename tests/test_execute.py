@@ -1,7 +1,6 @@
 """`make execute` writes the measured running times where readers see them (the arithmetic and text only)."""
 
 import json
-import shutil
 
 import pytest
 
@@ -22,12 +21,18 @@ def test_minutes_give_a_range_only_when_runs_differ():
     assert execute.minutes([]) == "not measured yet"
 
 
+def test_whole_minutes_for_the_readme_round_each_end_of_the_range():
+    assert execute.minutes(runs(221.3), decimals=0) == "4 min"
+    assert execute.minutes(runs(580.6, 861.6), decimals=0) == f"10{execute.DASH}14 min"
+    assert execute.minutes(runs(276.2, 325.4), decimals=0) == "5 min"  # 4.6 and 5.4 both round to 5
+
+
 def test_record_keeps_the_last_runs():
     kept = runs(*range(execute.KEEP))
     assert [r["seconds"] for r in execute.record(kept, 99.0)] == [*range(1, execute.KEEP), 99.0]
 
 
-def test_every_notebook_has_a_running_time_line_and_the_readme_a_row():
+def test_every_notebook_has_a_running_time_line():
     timings = {"full": {n: runs(300.0) for n in execute.notebook_names()},
                "quick": {n: runs(60.0, 90.0) for n in execute.notebook_names()}, "classifier": runs(800.0)}
     for name in execute.notebook_names():
@@ -38,26 +43,36 @@ def test_every_notebook_has_a_running_time_line_and_the_readme_a_row():
         assert ("13.3 min once" in line) == (name in execute.NEEDS_CLASSIFIER)
     unmeasured = {"full": {}, "quick": {}, "classifier": []}
     assert execute.time_line("08_cgan", unmeasured).startswith(
-        "*Running time on 2 CPU cores (measured, `make execute`):* not measured yet, "
-        "plus about 10-14 min once")
+        "*Running time (measured, `make execute`):* not measured yet, "
+        f"plus {execute.CLASSIFIER_ESTIMATE} once")
     assert f"**{5 * len(execute.notebook_names()):.0f} min**" in execute.total_sentence(timings)
 
 
-def test_update_readme_rewrites_the_time_column_and_the_total(tmp_path):
-    readme = tmp_path / "README.md"
-    shutil.copy(ROOT / "README.md", readme)
+def test_the_running_time_line_names_the_cores_the_runs_had():
+    four = [{**run, "machine": {"cpu": "test CPU", "cores": 4}} for run in runs(100.0)]
+    timings = {"full": {"03_vae": four}, "quick": {"03_vae": runs(60.0)}, "classifier": []}
+    assert execute.time_line("03_vae", timings).startswith("*Running time on 2 and 4 CPU cores (measured")
+    assert execute.TIME_LINE.fullmatch(execute.time_line("03_vae", timings))
+
+
+def test_the_timings_page_has_every_notebook_the_total_and_the_machines():
     names = execute.notebook_names()
-    timings = {"full": {n: runs(120.0) for n in names}, "quick": {n: runs(30.0) for n in names},
-               "classifier": []}
-    execute.update_readme(timings, readme)
-    text = readme.read_text()
+    timings = {"full": {n: runs(120.0) for n in names}, "quick": {n: runs(30.0, 45.0) for n in names},
+               "classifier": [], "memory": {"full": {names[0]: [1536]}}}
+    page = execute.timings_page(timings)
     for name in names:
-        row = next(line for line in text.splitlines() if line.startswith(f"| {name[:2]} |"))
-        assert row.split("|")[4] == " 0.5 min / 2.0 min "
-        assert row.split("|")[5] == " not measured yet / not measured yet "
-    assert f"**{2 * len(names)} min**" in text
-    execute.update_readme(timings, readme)
-    assert readme.read_text() == text  # a second run changes nothing
+        row = next(line for line in page.splitlines() if line.startswith(f"| [{name}]"))
+        memory = "not measured yet / 1.5 GB" if name == names[0] else "not measured yet / not measured yet"
+        assert row == (f"| [{name}](../notebooks/{name}.ipynb) | 0.5{execute.DASH}0.8 min | 2.0 min "
+                       f"| {memory} |")
+    assert f"**{2 * len(names)} min**" in page and "on test CPU, 2 cores." in page
+    assert "classifier" in page and execute.CLASSIFIER_ESTIMATE in page
+    assert execute.timings_page(timings) == page  # the same timings, the same page
+
+
+def test_the_committed_timings_page_is_what_timings_json_gives():
+    assert execute.TIMINGS_PAGE.read_text() == execute.timings_page(execute.load_timings()), (
+        "benchmarks/timings.md is out of date: `python -m benchmarks.execute --text-only` rewrites it")
 
 
 def test_native_log_lines_are_dropped_and_real_warnings_kept():
@@ -99,6 +114,7 @@ def test_peak_memory_is_shown_and_a_notebook_over_binders_limit_must_say_what_to
     assert "2.9 GB, more than Binder's 2 GB: set BATCH_SIZE = 64." in execute.time_line("03_vae", timings)
 
 
+@pytest.mark.slow
 def test_a_run_measures_the_kernels_peak_memory_and_leaves_no_trace(tmp_path):
     import nbformat
 

@@ -22,7 +22,7 @@ import pytest
 from tools import admin, grade
 from tools.sandbox import Limits, bubblewrap
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.classroom, pytest.mark.sandbox, pytest.mark.slow]
 if bubblewrap() is None:
     pytest.skip("no working bubblewrap: `make teach` installs it where it can", allow_module_level=True)
 
@@ -76,12 +76,11 @@ FORGERIES = {  # each fools helpers.checks in the student's own process (see the
 EXECUTE_RESULT = "ip = get_ipython()\nip.events.register('pre_run_cell', lambda *a: ip.displayhook(1))"
 LOOKUP = """\
 import helpers.checks as _hc
-def _remember(fn):  # the right answers to the check's public cases in a table, anything else wrong
+def _remember(fn):  # the right answers to the check's public cases in a table, by shape; zeros otherwise
     table = {}
     for args in _hc.KL.draw(np.random.default_rng(_hc.PUBLIC_SEED)):
-        args = tuple(np.asarray(a, dtype=np.float32) for a in args)
-        table[tuple(a.tobytes() for a in args)] = fn(*args)
-    return lambda *args: table.get(tuple(np.asarray(a).tobytes() for a in args), np.zeros(len(args[0])))
+        table[np.shape(args[0])] = fn(*(np.asarray(a, dtype=np.float32) for a in args))
+    return lambda *args: table.get(np.shape(args[0]), np.zeros(len(args[0])))
 """
 LOOKUP_SOLUTION = {KL_SOLUTION: KL_SOLUTION + "\n\nkl_divergence = _remember(kl_divergence)"}
 

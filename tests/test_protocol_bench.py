@@ -113,6 +113,7 @@ def test_a_span_is_a_range_or_one_value():
     assert protocol.span([1.04, 0.96]) == "1.0"
 
 
+@pytest.mark.slow
 def test_a_smoke_run_scores_every_protocol_below_the_exact_value():
     results = protocol.run_protocol(smoke=True)
     assert [(r["training"], r["testing"]) for r in results["rows"]] == [

@@ -19,7 +19,7 @@ import pytest
 
 from tools import grade, sandbox
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.classroom, pytest.mark.sandbox]
 BWRAP = sandbox.bubblewrap()
 if BWRAP is None:
     pytest.skip("no working bubblewrap: `make teach` installs it where it can", allow_module_level=True)

@@ -27,6 +27,7 @@ def test_the_reference_halves_hold_the_same_digits(reference, mnist):
            reference.frechet_test / reference.frechet_train, below=1.0)  # train and test differ a little
 
 
+@pytest.mark.slow
 def test_real_training_digits_score_like_real_digits(brief_classifier, reference, mnist, seed):
     (x_train, y_train), _ = mnist
     images = x_train[training_digits_for(reference.labels, y_train, seed)]
@@ -49,6 +50,7 @@ def test_real_training_digits_score_like_real_digits(brief_classifier, reference
     assert "precision" in scores.report("real")
 
 
+@pytest.mark.slow
 def test_added_noise_raises_sharpness_but_lowers_precision(course_classifier, mnist, seed):
     (x_train, y_train), (x_test, y_test) = mnist
     reference = scoring.real_digits(course_classifier, x_train, y_train, x_test, y_test, seed=seed)
@@ -64,6 +66,7 @@ def test_added_noise_raises_sharpness_but_lowers_precision(course_classifier, mn
     expect("noisy real digits, Fréchet distance / fair floor", noisy_scores.frechet_ratio, above=20)
 
 
+@pytest.mark.slow
 def test_wrong_labels_and_collapse_score_badly(brief_classifier, reference, mnist, seed):
     (x_train, y_train), _ = mnist
     picked = training_digits_for((reference.labels + 1) % 10, y_train, seed)  # each digit drawn as d + 1
@@ -77,6 +80,7 @@ def test_wrong_labels_and_collapse_score_badly(brief_classifier, reference, mnis
     expect("one image per digit, recall", collapsed.recall, below=0.05)  # covers almost none of the data
 
 
+@pytest.mark.slow
 def test_noise_cannot_raise_style_diversity(brief_classifier, reference, mnist, seed):
     (x_train, y_train), _ = mnist
     rng = np.random.default_rng(seed)
@@ -91,6 +95,7 @@ def test_noise_cannot_raise_style_diversity(brief_classifier, reference, mnist, 
            noisy_scores.style_diversity / clean_scores.style_diversity, below=1.0)  # ... not in style space
 
 
+@pytest.mark.slow
 def test_one_handwriting_per_digit_lowers_style_diversity(brief_classifier, reference, mnist, seed):
     (x_train, y_train), _ = mnist
     rng, images = np.random.default_rng(seed), np.empty((len(reference.labels), 28, 28), np.float32)
@@ -123,6 +128,7 @@ def test_bad_input_is_refused(brief_classifier, reference, mnist):
         scoring.real_digits(brief_classifier, x_train[few], y_train[few], x_test, y_test)
 
 
+@pytest.mark.slow
 def test_the_fair_floor_compares_training_digits_of_the_same_classes(brief_classifier, mnist):
     (x_train, y_train), (x_test, y_test) = mnist
     shifted = scoring.real_digits(brief_classifier, x_train, (y_train + 1) % 10, x_test, y_test, seed=0)
@@ -131,6 +137,7 @@ def test_the_fair_floor_compares_training_digits_of_the_same_classes(brief_class
     assert np.all(shifted.frechet_train_per_class > 3 * right.frechet_train_per_class)  # other digits
 
 
+@pytest.mark.slow
 def test_blur_lowers_sharpness(brief_classifier, reference, mnist, seed):
     (x_train, y_train), _ = mnist
     images = to_float(x_train[training_digits_for(reference.labels, y_train, seed)])

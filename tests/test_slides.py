@@ -16,6 +16,8 @@ from helpers.config import output_path, project_root
 from tests.browsing import CHROMIUM, browser_page, leaves_the_machine, serve
 from tools import slides
 
+pytestmark = [pytest.mark.classroom, pytest.mark.npm, pytest.mark.slow]
+
 ROOT = project_root()
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REVEAL_READY = "() => document.querySelector('.reveal.ready') !== null"  # reveal.js marks it so

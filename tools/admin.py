@@ -1,9 +1,9 @@
 """Course maintenance: Colab badges (`make badges`) and student copies without solutions (`make student`).
 
-The repository's location is defined once, in pyproject.toml's [project.urls] Repository. The badges
-in the README's course map and at the top of every notebook, and each notebook's Colab set-up cell,
-are generated from it; `python -m tools.admin badges --repo owner/name` rewrites them all (and the
-URL in pyproject.toml) for a fork.
+The repository's location is defined once, in pyproject.toml's [project.urls] Repository. The badge
+at the top of every notebook and each notebook's Colab set-up cell are generated from it;
+`python -m tools.admin badges --repo owner/name` rewrites them all (and the URL in pyproject.toml)
+for a fork.
 
 An exercise is two cells, marked up for nbgrader: a solution cell, whose reference solution sits
 between `### BEGIN SOLUTION` and `### END SOLUTION` lines, and the locked check cell after it, which
@@ -27,13 +27,10 @@ from helpers.config import project_root
 ROOT = project_root() or Path.cwd()  # the checkout (admin is run from it)
 BRANCH = "main"
 STUDENT_BRANCH = "student"  # where an instructor publishes `make student`'s copies; their badges point here
-COURSE_DISTRIBUTION = "ae-to-cgan-course"
 COLAB_TAG = "colab-setup"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.MULTILINE)
-README_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/"
-                          r"[^)]*/(notebooks/[^)/]+\.ipynb)\)")
 
 
 def check_repo(repo: str) -> str:
@@ -64,52 +61,30 @@ def badge(repo: str, notebook: str, branch: str = BRANCH) -> str:
 
 
 COLAB_SETUP = """\
-# In Colab only: install this course's `helpers` package. Colab already has every package it needs
-# (TensorFlow, Keras, TFP, ...), so pip adds the course and changes nothing else. Elsewhere: nothing.
+# In Colab only: install this course's `helpers` package. Colab has everything else, and keeps it.
 import importlib
 import os
-import re
 import subprocess
 import sys
-from importlib import metadata
 
 try:
     import google.colab  # noqa: F401
 except ImportError:
-    IN_COLAB = False
+    pass  # JupyterLab or Binder: `make lab` or binder/ installed the course
 else:
-    IN_COLAB = True
-
-
-def installed_versions():
-    versions = {{}}
-    for dist in metadata.distributions():  # the first of a name is the one Python imports
-        if dist.metadata["Name"]:
-            versions.setdefault(re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(), dist.version)
-    return versions
-
-
-if IN_COLAB:
-    URL = os.environ.get("COURSE_PIP_URL", "git+https://github.com/{repo}.git")
-    before = installed_versions()
-    command = [sys.executable, "-m", "pip", "install", "--quiet", URL]
-    pip = subprocess.run(command, capture_output=True, text=True)
+    url = os.environ.get("COURSE_PIP_URL", "git+https://github.com/{repo}.git")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", url], capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"pip could not install the course from {{URL}}:\\n{{pip.stderr}}")
-    importlib.invalidate_caches()
-    after = installed_versions()
-    changed = sorted(name for name in after if before.get(name) != after[name])
-    report = ", ".join(f"{{n}} {{before.get(n, '(new)')}} -> {{after[n]}}" for n in changed)
-    print("pip installed:", report or "nothing (the course was already installed)")
-    if any(n in before and (n != "{course}" or "helpers" in sys.modules) for n in changed):
-        print("A package already in use was changed: restart the session (Runtime > Restart session).")
-    else:
-        print("No package that Colab had was changed: no restart needed.")"""
+        raise RuntimeError(f"pip could not install the course from {{url}}:\\n{{pip.stderr}}")
+    importlib.invalidate_caches()  # so that this session finds the package pip just added
+    from helpers.colab import report_install
+
+    report_install(pip.stdout)"""
 
 
 def colab_setup_source(repo: str) -> str:
     """The set-up cell: in Colab, pip-install the course and say what changed; elsewhere nothing."""
-    return COLAB_SETUP.format(repo=check_repo(repo), course=COURSE_DISTRIBUTION)
+    return COLAB_SETUP.format(repo=check_repo(repo))
 
 
 def cell_source(cell: dict) -> str:
@@ -171,7 +146,7 @@ def notebook_text(nb: dict) -> str:
 
 
 def apply_badges(repo: str, root: Path = ROOT) -> list[Path]:
-    """Rewrite pyproject's URL, the README's badges and every notebook's badge and set-up cell."""
+    """Rewrite pyproject's URL and every notebook's badge and set-up cell (the README has no badges)."""
     check_repo(repo)
     updates: dict[Path, str] = {}
     pyproject = root / "pyproject.toml"
@@ -179,8 +154,6 @@ def apply_badges(repo: str, root: Path = ROOT) -> list[Path]:
     if not re.search(r'(?m)^Repository = ".*"$', text):
         raise ValueError(f"{pyproject}: no 'Repository = \"...\"' line under [project.urls]")
     updates[pyproject] = re.sub(r'(?m)^Repository = ".*"$', f'Repository = "https://github.com/{repo}"', text)
-    readme = root / "README.md"
-    updates[readme] = README_BADGE.sub(lambda m: badge(repo, Path(m.group(1)).name), readme.read_text())
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         updates[path] = notebook_text(apply_to_notebook(json.loads(path.read_text()), repo, path.name))
     changed = [path for path, new in updates.items() if path.read_text() != new]
@@ -255,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "student":
         written = write_student_copies(args.out)
         print(f"{len(written)} student notebooks without solutions in {args.out}; their Colab badges open "
-              f"branch '{STUDENT_BRANCH}' (README, 'Teaching with it', says how to publish them there)")
+              f"branch '{STUDENT_BRANCH}' (docs/teaching.md says how to publish them there)")
     return 0
 
 

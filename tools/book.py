@@ -1,13 +1,14 @@
 """The course website (`make book`): a Jupyter Book 1 site built from the committed notebooks, offline.
 
 The notebooks are the single source. `build` stages them with a landing page (the README's
-introduction, course map and troubleshooting) under outputs/book/src, and runs `jupyter-book build`
-without executing anything: each page shows the figures and GIFs of the committed full-mode run.
-Changes from the committed files, made in the staged copies only:
+introduction and course map) and the guides of docs/ under outputs/book/src, and runs
+`jupyter-book build` without executing anything: each notebook's page shows the figures and GIFs of
+the committed full-mode run. Changes from the committed files, made in the staged copies only:
 
-- the Colab badge (an image on colab.research.google.com) becomes the page's launch buttons
-  (Colab and Binder, in the top bar) and a text link on the landing page;
-- README links to files outside the book point at the repository on GitHub;
+- a notebook's Colab badge (an image on colab.research.google.com) becomes the page's launch buttons
+  (Colab and Binder, in the top bar);
+- links between the README, the guides and the notebooks stay links within the site; links to other
+  files of the repository point at it on GitHub;
 - MathJax 3 is served from the site itself (npm's `mathjax`, installed once into outputs/book/vendor):
   a page makes no request to the internet to render its maths, and search runs in the browser.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -30,8 +32,9 @@ from tools.admin import BRANCH, COLAB_TAG, notebook_text, repo_from_pyproject, w
 ROOT = project_root() or Path.cwd()
 MATHJAX_VERSION = "3.2.2"
 TITLE = "From autoencoders to conditional GANs, in TensorFlow"
-LANDING_SECTIONS = ("## Course map", "## When it goes wrong")  # README sections the landing page shows
-README_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
+LANDING_SECTIONS = ("## Course map",)  # after the README's introduction, the landing page shows these
+# The guides of docs/, in the order of the book's "Guides" part (a test checks that none is left out)
+GUIDES = ("course-map", "teaching", "testing", "benchmarks", "colab", "data", "troubleshooting")
 MARKDOWN_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
 
 
@@ -58,18 +61,41 @@ def readme_section(text: str, heading: str) -> str:
 
 
 def landing_page(readme: str, repo: str) -> str:
-    """The README's title and introduction, course map and troubleshooting, with links fixed for the book."""
+    """The README's title, introduction and course map, with links fixed for the book."""
     intro = readme[: readme.index("\n## ")]
     page = "\n\n".join([intro.strip(), *(readme_section(readme, h).strip() for h in LANDING_SECTIONS)])
-    page = README_BADGE.sub(lambda m: f"[Colab]({m.group(1)})", page)
+    return book_links(page, "README.md", repo) + "\n"
 
-    def outside_link(match: re.Match) -> str:
-        target = match.group(1)
-        if target.startswith("notebooks/") and target.split("#")[0].endswith(".ipynb"):
-            return match.group(0)  # a page of the book
-        return f"](https://github.com/{repo}/blob/{BRANCH}/{target})"
 
-    return MARKDOWN_LINK.sub(outside_link, page) + "\n"
+def staged_path(path: str) -> str | None:
+    """Where a repository file is in the book's sources (None: not in the book)."""
+    if path == "README.md":
+        return "intro.md"
+    if path.startswith("docs/") and path.endswith(".md") and path[5:-3] in GUIDES:
+        return path
+    if re.fullmatch(r"notebooks/[0-9][0-9]_[^/]+\.ipynb", path):
+        return path
+    return None
+
+
+def book_links(text: str, source: str, repo: str) -> str:
+    """A Markdown file of the repository (at path `source`) with its relative links fixed for the book.
+
+    A link to a file the book has (the README, a guide, a notebook) points at its page; a link to any
+    other file of the repository points at it on GitHub.
+    """
+    here = posixpath.dirname(source)
+    staged_here = posixpath.dirname(staged_path(source) or source)
+
+    def fix(match: re.Match) -> str:
+        target, _, anchor = match.group(1).partition("#")
+        path = posixpath.normpath(posixpath.join(here, target))
+        staged = staged_path(path)
+        if staged is None:
+            return f"](https://github.com/{repo}/blob/{BRANCH}/{path}{'#' + anchor if anchor else ''})"
+        return f"]({posixpath.relpath(staged, staged_here or '.')}{'#' + anchor if anchor else ''})"
+
+    return MARKDOWN_LINK.sub(fix, text)
 
 
 def book_notebook(nb: dict) -> dict:
@@ -114,9 +140,12 @@ sphinx:
 
 
 def book_toc(notebooks: list[Path]) -> str:
-    """_toc.yml: the landing page, then the notebooks in course order."""
-    chapters = "\n".join(f"- file: notebooks/{path.stem}" for path in notebooks)
-    return f"format: jb-book\nroot: intro\nchapters:\n{chapters}\n"
+    """_toc.yml: the landing page, the notebooks in course order, then the guides of docs/."""
+    parts = {"Notebooks": [f"notebooks/{path.stem}" for path in notebooks],
+             "Guides": [f"docs/{name}" for name in GUIDES]}
+    return "format: jb-book\nroot: intro\nparts:\n" + "".join(
+        f"- caption: {caption}\n  chapters:\n" + "".join(f"  - file: {file}\n" for file in files)
+        for caption, files in parts.items())
 
 
 def stage(src: Path, root: Path = ROOT) -> list[Path]:
@@ -132,6 +161,10 @@ def stage(src: Path, root: Path = ROOT) -> list[Path]:
         target.write_text(notebook_text(book_notebook(json.loads(path.read_text()))))
         staged.append(target)
     (src / "intro.md").write_text(landing_page((root / "README.md").read_text(), repo))
+    (src / "docs").mkdir()
+    for name in GUIDES:
+        guide = f"docs/{name}.md"
+        (src / guide).write_text(book_links((root / guide).read_text(), guide, repo))
     (src / "_config.yml").write_text(book_config(repo))
     (src / "_toc.yml").write_text(book_toc(notebooks))
     mathjax = install_mathjax(src.parent / "vendor")
