@@ -100,7 +100,7 @@ grade: $(VENV)/.teach-stamp $(CLASSIFIER) sandbox  ## Grade SUBMISSIONS=DIR (a f
 execute: $(VENV)/.test-stamp $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
 	$(BIN)/python -m benchmarks.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
-bench: $(VENV)/.test-stamp $(CLASSIFIER)  ## Benchmarks (PART=vae|conditional|cgan|protocol|front-door, COLLECT=1): benchmarks/results.*
+bench: $(VENV)/.test-stamp $(CLASSIFIER)  ## Benchmarks (PART=vae|conditional|cgan|protocol, COLLECT=1): benchmarks/results.*
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
 margins: $(VENV)/.test-stamp $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS=...)

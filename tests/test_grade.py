@@ -24,7 +24,8 @@ from tools.sandbox import Limits, bubblewrap
 
 pytestmark = [pytest.mark.classroom, pytest.mark.sandbox, pytest.mark.slow]
 if bubblewrap() is None:
-    pytest.skip("no working bubblewrap: `make teach` installs it where it can", allow_module_level=True)
+    pytest.skip("no working bubblewrap: `make test-classroom` installs it where it can",
+                allow_module_level=True)
 
 ROOT = grade.ROOT
 KL_SOLUTION = "return 0.5 * np.sum(mean**2 + np.exp(log_var) - log_var - 1.0, axis=-1)"

@@ -22,7 +22,8 @@ from tools import grade, sandbox
 pytestmark = [pytest.mark.classroom, pytest.mark.sandbox]
 BWRAP = sandbox.bubblewrap()
 if BWRAP is None:
-    pytest.skip("no working bubblewrap: `make teach` installs it where it can", allow_module_level=True)
+    pytest.skip("no working bubblewrap: `make test-classroom` installs it where it can",
+                allow_module_level=True)
 
 def has_cgroup() -> bool:
     group = sandbox.Cgroup.create(sandbox.Limits())

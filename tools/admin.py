@@ -5,12 +5,12 @@ at the top of every notebook and each notebook's Colab set-up cell are generated
 `python -m tools.admin badges --repo owner/name` rewrites them all (and the URL in pyproject.toml)
 for a fork.
 
-An exercise is two cells, marked up for nbgrader: a solution cell, whose reference solution sits
-between `### BEGIN SOLUTION` and `### END SOLUTION` lines, and the locked check cell after it, which
-scores it (`make grade` runs nbgrader's autograder on them). `python -m tools.admin student --out
-student` writes copies of the notebooks in which each such block is replaced by
-`raise NotImplementedError` and the outputs of both cells are cleared, so a student sees the task
-and its check, not the answer.
+An exercise is two cells, marked up in nbgrader's format: a solution cell, whose reference solution
+sits between `### BEGIN SOLUTION` and `### END SOLUTION` lines, and the locked check cell after it,
+which scores it (`make grade` judges the answers outside the student's kernel: tools/grade.py).
+`python -m tools.admin student --out student` writes copies of the notebooks in which each such
+block is replaced by `raise NotImplementedError` and the outputs of both cells are cleared, so a
+student sees the task and its check, not the answer.
 """
 
 from __future__ import annotations
