@@ -48,10 +48,10 @@ lab: setup  ## Start JupyterLab on notebooks/ (it prints the URL with its token)
 		--ServerApp.port=$(PORT) $(ROOT_FLAG)
 
 test: $(VENV)/.test-stamp $(DATA) lint $(CLASSIFIER)  ## Lint, unit tests and every notebook in quick mode (nbval)
-	COURSE_QUICK=1 $(PYTEST) -m "not classroom" tests notebooks $(NBVAL)
+	COURSE_QUICK=1 $(PYTEST) -m "not classroom and not bench" tests notebooks $(NBVAL)
 
 unit: $(VENV)/.test-stamp $(DATA)  ## The fast unit tests (no training, no classroom kit)
-	$(PYTEST) -m "not slow and not classroom" tests
+	$(PYTEST) -m "not slow and not classroom and not bench" tests
 
 lint: $(VENV)/.test-stamp  ## ruff on the package, the tools, the tests, the benchmarks and the notebooks' code
 	$(BIN)/ruff check helpers tools tests benchmarks notebooks
@@ -73,8 +73,8 @@ sandbox:
 npm: browser  # after browser: one apt-get at a time
 	$(call apt_install,npm,npm,make book and make slides)
 
-test-classroom: $(VENV)/.test-stamp $(VENV)/.teach-stamp $(CLASSIFIER) sandbox npm  ## The kit's tests: grading sandbox, Binder, book, slides, JupyterLab in Chromium
-	COURSE_QUICK=1 $(PYTEST) -m classroom tests
+test-classroom: $(VENV)/.test-stamp $(VENV)/.teach-stamp $(CLASSIFIER) sandbox npm  ## The kit's tests (grading sandbox, Binder, book, slides, JupyterLab in Chromium) and the benchmarks'
+	COURSE_QUICK=1 $(PYTEST) -m "classroom or bench" tests
 
 test-colab: $(CLASSIFIER)  ## The course in a Colab-like runtime (Python 3.13, Colab's package versions), quick mode
 	bash tests/colab/run.sh

@@ -11,6 +11,8 @@ from helpers.expect import expect
 from helpers.targets import CGAN_GOALS
 from helpers.training import History
 
+pytestmark = pytest.mark.bench  # the benchmarks' own tests: `make test-classroom`, not `make test`
+
 # Least gain of the smoke run's single epoch over the untrained model (make margins measures the spread).
 # Over 5 seeds: reference 175 to 210 nats (sd 13), course 256 to 313 (sd 24); untrained: about 0.
 SMOKE_GAIN = {"reference": 100.0, "course": 150.0}

@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from benchmarks import cgan, keras_cgan
 
+pytestmark = pytest.mark.bench  # the benchmarks' own tests: `make test-classroom`, not `make test`
+
 
 def test_the_recipe_shows_the_label_as_a_band_of_rows_and_planes_as_planes():
     one_hot = tf.one_hot([3, 7], 10)

@@ -6,6 +6,8 @@ import pytest
 
 from benchmarks import protocol
 
+pytestmark = pytest.mark.bench  # the benchmarks' own tests: `make test-classroom`, not `make test`
+
 
 def test_stochastic_binarisation_draws_each_pixel_with_its_grey_level():
     rng = np.random.default_rng(0)
