@@ -149,7 +149,7 @@ class Cgroup:
             (folder / "cgroup.procs").write_text(str(os.getpid()))
 
     def pids(self) -> list[int]:
-        folder = next(iter(self.folders.values()))
+        folder = self.folders.get("", self.folders.get("pids"))
         try:
             return [int(p) for p in (folder / "cgroup.procs").read_text().split()]
         except OSError:
@@ -166,23 +166,48 @@ class Cgroup:
         return int(fields.get("oom_kill", 0)) > 0
 
     def kill_all(self) -> None:
-        """SIGKILL every process left in the cgroup (a fork bomb included), until it is empty."""
-        for _ in range(200):
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
+        """SIGKILL every process in the cgroup (a fork bomb included) until none is listed.
+
+        New processes are forbidden first (pids.max 0), so each pass can only shrink the group: killing
+        one by one while the rest still fork does not always converge on 2 cores.
+        """
+        folder = self.folders.get("", self.folders.get("pids"))
+        for file, value in (("pids.max", "0"), ("cgroup.kill", "1")):  # cgroup.kill: v2, Linux 5.14+
+            try:
+                (folder / file).write_text(value)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 30
+        while (pids := self.pids()) and time.monotonic() < deadline:
+            self._kill(pids)
+            time.sleep(0.02)
 
     def remove(self) -> None:
+        """Remove the cgroup, waiting until it is really empty.
+
+        A process that has begun to exit is no longer listed in cgroup.procs but still holds its memory
+        (and its command line) for a moment; rmdir fails with EBUSY until the last one is gone.
+        """
+        deadline = time.monotonic() + 30
         for folder in self.folders.values():
+            while True:
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    self._kill(self.pids())
+                    time.sleep(0.02)
+
+    @staticmethod
+    def _kill(pids: list[int]) -> None:
+        for pid in pids:
             try:
-                folder.rmdir()
-            except OSError:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
 
 
