@@ -10,6 +10,7 @@ PORT ?= 8888
 NOTEBOOK_DIR ?= notebooks
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)# Jupyter refuses root without it
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+# How the notebooks run under nbval, here and in tools/margins.py and tests/colab/run.sh (which read this line).
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
 .PHONY: help setup lab test unit test-classroom test-colab lint browser sandbox npm execute bench margins \
@@ -98,13 +99,13 @@ grade: $(VENV)/.teach-stamp $(CLASSIFIER) sandbox  ## Grade SUBMISSIONS=DIR (a f
 
 # ---------------------------------------------------------------- the maintainer's measurements
 execute: $(VENV)/.test-stamp $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
-	$(BIN)/python -m benchmarks.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
+	$(BIN)/python -m tools.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
 bench: $(VENV)/.test-stamp $(CLASSIFIER)  ## Benchmarks (PART=vae|conditional|cgan|protocol, COLLECT=1): benchmarks/results.*
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
 margins: $(VENV)/.test-stamp $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS=...)
-	$(BIN)/python -m benchmarks.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
+	$(BIN)/python -m tools.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
 clean:  ## Remove generated outputs (keeps .venv and the data cache)
 	rm -rf outputs student .pytest_cache .ruff_cache

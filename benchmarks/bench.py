@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import linecache
 import os
 import tempfile
 from pathlib import Path
@@ -33,21 +32,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from benchmarks import reference
-from benchmarks.execute import run_notebook
-from benchmarks.machine import machine_info
 from helpers import seed_everything
 from helpers.classifier import FEATURE_WIDTH
-from helpers.config import output_path, project_root
+from helpers.config import output_path
 from helpers.data import load_mnist, make_dataset, to_float
 from helpers.scoring import STYLE_COMPONENTS
 from helpers.targets import CGAN_GOALS, CONV_VAE_TEST_ELBO
 from helpers.training import HISTORY_FILE, History, ResumableTraining
+from tools.course import load_course_model, notebook_path
+from tools.execute import load_timings, run_notebook
+from tools.machine import machine_info
 
-ROOT = project_root()
-NOTEBOOK = ROOT / "notebooks" / "05_conv_vae.ipynb"
+NOTEBOOK = notebook_path("05_conv_vae")
 CONDITIONAL = {"cvae": "06_conditional_vae", "cgan": "08_cgan"}  # result key: notebook name
 CGAN_FIGURE = "cgan_curves.png"  # beside results.md, which shows it
 RESULTS_HEADER = ("# Benchmark results\n\nWritten by `make bench` (`benchmarks/bench.py`) into results.json "
@@ -59,25 +57,6 @@ FULL = {"n_train": 60_000, "n_test": 10_000, "ref_epochs": reference.EPOCHS, "iw
         "iwae_images": 1000, "evals_per_epoch": 4}
 SMOKE = {"n_train": 4096, "n_test": 256, "ref_epochs": 1, "course_epochs": 1, "iwae_k": 5,
          "iwae_images": 32, "evals_per_epoch": 2}
-
-
-def load_course_model(notebook: Path = NOTEBOOK, extra: dict | None = None) -> dict:
-    """Execute the notebook's cells tagged `course-model` and return their namespace.
-
-    The namespace starts with keras, np and tf, plus `extra` (names the notebook's set-up cell defines).
-    """
-    cells = json.loads(notebook.read_text())["cells"]
-    sources = ["".join(c["source"]) for c in cells
-               if "course-model" in c.get("metadata", {}).get("tags", [])]
-    if not sources:
-        raise ValueError(f"{notebook} has no cells tagged 'course-model'")
-    namespace = {"keras": keras, "np": np, "tf": tf, **(extra or {})}
-    for number, source in enumerate(sources):
-        filename = f"<{notebook.name}, course-model cell {number}>"
-        lines = source.splitlines(keepends=True)
-        linecache.cache[filename] = (len(source), None, lines, filename)  # AutoGraph reads the source
-        exec(compile(source, filename, "exec"), namespace)  # our own code
-    return namespace
 
 
 def train_reference(course: dict, cfg: dict, train_images: np.ndarray, test_ds) -> dict:
@@ -132,7 +111,7 @@ def train_course_to_target(course: dict, cfg: dict, train_images: np.ndarray, te
 
 def run(smoke: bool = False, seed: int = 0) -> dict:
     """Train the reference, then the course's model, and return the measured figures."""
-    course = load_course_model()
+    course = load_course_model(NOTEBOOK)
     cfg = {"course_epochs": course["FULL_EPOCHS"], **(SMOKE if smoke else FULL),
            "course_batch": course["BATCH_SIZE"], "course_learning_rate": course["LEARNING_RATE"]}
     seed_everything(seed, deterministic_ops=False)
@@ -203,16 +182,14 @@ def run_conditional(smoke: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-conditional-") as tmp:
         seconds = {}
         for key, name in CONDITIONAL.items():
-            notebook = ROOT / "notebooks" / f"{name}.ipynb"
-            seconds[key] = run_notebook(notebook, quick=smoke, output_root=Path(tmp))  # not saved
+            seconds[key], _ = run_notebook(notebook_path(name), quick=smoke,  # not saved
+                                           output_root=Path(tmp))
             print(f"{name}: {seconds[key]:.0f} s in {mode} mode", flush=True)
         return {"mode": mode, **collect_conditional(Path(tmp), mode, seconds)}
 
 
 def collect_executed(timings: dict | None = None, output_root: Path | None = None) -> dict:
     """The conditional scores of the last `make execute` in full mode (outputs/), with its recorded times."""
-    from benchmarks.execute import load_timings
-
     timings = (timings or load_timings())["full"]
     missing = [name for name in CONDITIONAL.values() if not timings.get(name)]
     if missing:

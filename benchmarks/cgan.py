@@ -28,14 +28,13 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import keras_cgan
-from benchmarks.bench import load_course_model
 from helpers.classifier import load_classifier
-from helpers.config import project_root
 from helpers.data import NUM_CLASSES, load_mnist, make_dataset, to_float
 from helpers.scoring import RealDigits, real_digits, score_generator
 from helpers.vae import kl_to_standard_normal
+from tools.course import load_course_model, notebook_path
 
-NOTEBOOK = project_root() / "notebooks" / "08_cgan.ipynb"
+NOTEBOOK = notebook_path("08_cgan")
 FULL = {"budget_seconds": 600.0, "slice_seconds": 60.0}  # each model trains 10 min, scored every minute
 SMOKE = {"budget_seconds": 12.0, "slice_seconds": 6.0, "n_train": 4096}
 # Scores in which higher is better, and the one in which lower is: "reached" means all at once.

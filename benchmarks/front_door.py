@@ -16,23 +16,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.machine import machine_info
+from tools.course import ROOT
+from tools.machine import free_port, machine_info
 
-ROOT = Path(__file__).resolve().parent.parent
 URL = re.compile(r"http://127\.0\.0\.1:\d+/lab\?token=\w+")
 TIMEOUT = 3600  # seconds
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def folder_bytes(folder: Path) -> int:

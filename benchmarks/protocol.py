@@ -24,10 +24,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.bench import NOTEBOOK, load_course_model
-from benchmarks.machine import machine_info
 from helpers import seed_everything
 from helpers.data import load_mnist, make_dataset, split_validation, to_float
+from tools.course import load_course_model, notebook_path
+from tools.machine import machine_info
+
+NOTEBOOK = notebook_path("05_conv_vae")  # the model of make bench's VAE part
 
 # The grid: `grid` points per axis on [-half_width, half_width]^2, checked against `coarse_grid` points.
 FULL = {"n_train": 50_000, "n_test": 10_000, "half_width": 7.0, "grid": 560, "coarse_grid": 280,

@@ -5,16 +5,15 @@ import shutil
 
 import pytest
 
-from helpers.config import project_root
-from tools import admin
+from tools import admin, course
+from tools.course import ROOT
 
-ROOT = project_root()
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course.course_notebooks()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_its_own_badge_and_the_colab_cell(path):
-    repo = admin.repo_from_pyproject()
+    repo = course.repo_from_pyproject()
     nb = json.loads(path.read_text())
     assert admin.notebook_problems(nb, repo, path.name) == []
     assert f"/blob/main/notebooks/{path.name})" in "".join(nb["cells"][0]["source"])
@@ -24,12 +23,12 @@ def test_badges_are_rewritten_for_a_fork_and_back(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
-    original = admin.repo_from_pyproject()
+    original = course.repo_from_pyproject()
 
     changed = admin.apply_badges("alice/my-fork", tmp_path)
     assert len(changed) == 1 + len(NOTEBOOKS) and tmp_path / "README.md" not in changed  # no badges there
-    assert admin.repo_from_pyproject(tmp_path / "pyproject.toml") == "alice/my-fork"
-    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+    assert course.repo_from_pyproject(tmp_path / "pyproject.toml") == "alice/my-fork"
+    for path in course.course_notebooks(tmp_path):
         nb = json.loads(path.read_text())
         assert admin.notebook_problems(nb, "alice/my-fork", path.name) == []
         assert admin.notebook_problems(nb, original, path.name) != []
@@ -44,7 +43,7 @@ def test_badges_are_rewritten_for_a_fork_and_back(tmp_path):
 @pytest.mark.parametrize("repo", ["alice", "alice/", "https://github.com/a/b", "a/b/c", "a/b.git", ""])
 def test_bad_repository_names_are_refused(repo):
     with pytest.raises(ValueError, match="owner/name"):
-        admin.check_repo(repo)
+        course.check_repo(repo)
 
 
 def test_cli_refuses_a_bad_repo_before_touching_files():

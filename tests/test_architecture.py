@@ -1,14 +1,16 @@
-"""The import rule of ARCHITECTURE.md: notebooks -> helpers -> nothing of this project above it."""
+"""The import rule of ARCHITECTURE.md: notebooks -> helpers, by layers; tools -> helpers; benchmarks -> tools
+and helpers; nothing but the tests imports benchmarks or tests; tools.grade_runner imports nothing of the
+project; and no cycle among the modules of helpers, tools and benchmarks."""
 
 import ast
 import json
 
 import pytest
 
-from helpers.config import project_root
+from tools.course import ROOT, cell_source
 
-ROOT = project_root()
 PROJECT_PACKAGES = {"helpers", "benchmarks", "tests", "tools"}
+GRAPH_PACKAGES = ("helpers", "tools", "benchmarks")  # their modules form the import graph checked for cycles
 LAYERS = {  # the table in ARCHITECTURE.md
     0: {"config", "progress", "evaluate", "vae", "gif", "targets", "colab"},
     1: {"data", "training", "expect"},
@@ -16,10 +18,28 @@ LAYERS = {  # the table in ARCHITECTURE.md
     3: {"explorer", "scoring"},
 }
 LAYER_OF = {module: layer for layer, modules in LAYERS.items() for module in modules}
+MAY_IMPORT = {  # what a module of tools/ or benchmarks/ may import of the project (ARCHITECTURE.md)
+    "tools": {"helpers", "tools"},
+    "benchmarks": {"helpers", "tools", "benchmarks"},
+}
+IMPORTS_NOTHING_OF_THE_PROJECT = {"tools.grade_runner"}  # it runs in the grading sandbox, without the course
 
 
-def imported_modules(source: str) -> set[str]:
-    """Every module an import statement in `source` names (top-level and nested); `.x` is helpers.x."""
+def module_sources() -> dict[str, str]:
+    """The code of every module of helpers/, tools/ and benchmarks/, by dotted name (a package's __init__ by
+    the package's)."""
+    return {(package if path.stem == "__init__" else f"{package}.{path.stem}"): path.read_text()
+            for package in GRAPH_PACKAGES for path in sorted((ROOT / package).glob("*.py"))}
+
+
+PROJECT_MODULES = set(module_sources()) | {f"tests.{path.stem}" for path in (ROOT / "tests").glob("*.py")}
+
+
+def imported_modules(source: str, package: str = "helpers", modules: set[str] = PROJECT_MODULES) -> set[str]:
+    """Every module an import statement in `source` names (top-level and nested); `.x` is <package>.x.
+
+    `from tools import admin` names tools and, admin being one of `modules`, tools.admin.
+    """
     names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -27,11 +47,56 @@ def imported_modules(source: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             if node.level > 0:  # a relative import inside the package
-                module = "helpers" + (f".{module}" if module else "")
+                module = package + (f".{module}" if module else "")
             names.add(module)
-            if module == "helpers":  # from helpers import config: a module, if there is one by that name
-                names.update(f"helpers.{alias.name}" for alias in node.names if alias.name in LAYER_OF)
+            submodules = (f"{module}.{alias.name}" for alias in node.names)
+            names.update(name for name in submodules if name in modules)
     return names
+
+
+def folder_violations(module: str, source: str) -> list[str]:
+    """What `source`, the code of `module` (tools.x or benchmarks.x), imports of the project against the
+    rule."""
+    folder = module.split(".")[0]
+    allowed = " and ".join(sorted(MAY_IMPORT[folder]))
+    problems = []
+    for name in sorted(imported_modules(source, folder)):
+        if name.split(".")[0] not in PROJECT_PACKAGES:
+            continue
+        if module in IMPORTS_NOTHING_OF_THE_PROJECT:
+            problems.append(f"{module} imports {name}: it runs in the grading sandbox, without the course")
+        elif name.split(".")[0] not in MAY_IMPORT[folder]:
+            problems.append(f"{module} imports {name}: a module of {folder}/ may import {allowed} only")
+    return problems
+
+
+def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the other modules of `sources` it imports (lazy imports inside functions included)."""
+    graph = {}
+    for module, source in sources.items():
+        graph[module] = set()
+        for name in imported_modules(source, module.split(".")[0], set(sources)):
+            parts = name.split(".")
+            known = [".".join(parts[:n]) for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in sources]
+            if known and known[0] != module:
+                graph[module].add(known[0])  # the module itself, or the package it is in
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others (each group sorted)."""
+    reach = {}
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph.get(module, ()))
+        reach[start] = seen
+    groups = {frozenset(other for other in reach[start] if start in reach[other])
+              for start in graph if start in reach[start]}
+    return sorted(sorted(group) for group in groups)
 
 
 def layer_violations(module: str, source: str) -> list[str]:
@@ -51,7 +116,7 @@ def layer_violations(module: str, source: str) -> list[str]:
 
 def _notebook_source(path) -> str:
     cells = json.loads(path.read_text())["cells"]
-    code = ("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    code = (cell_source(c) for c in cells if c["cell_type"] == "code")
     lines = (line for block in code for line in block.splitlines())
     return "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))  # no magics
 
@@ -99,10 +164,37 @@ def test_notebooks_import_only_helpers_of_this_project(notebook):
     assert any(name.startswith("helpers") for name in imports)
 
 
-def test_benchmarks_do_not_import_tests():
-    for path in (ROOT / "benchmarks").glob("*.py"):
-        imports = imported_modules(path.read_text())
-        assert not any(name.split(".")[0] == "tests" for name in imports), path
+@pytest.mark.parametrize("module", sorted(m for m in module_sources() if m.split(".")[0] in MAY_IMPORT))
+def test_tools_and_benchmarks_import_what_the_rule_allows(module):
+    assert folder_violations(module, module_sources()[module]) == []
+
+
+def test_the_folder_rule_catches_violations():
+    assert folder_violations("tools.book", "from benchmarks.bench import run") != []  # tools -> benchmarks
+    assert folder_violations("tools.book", "def f():\n    import tests.browsing\n") != []  # lazily, too
+    assert folder_violations("benchmarks.bench", "from tests.browsing import serve") != []
+    assert folder_violations("tools.grade_runner", "from helpers.checks import MIME") != []
+    assert folder_violations("tools.grade_runner", "from tools import course") != []
+    assert folder_violations("tools.grade_runner", "import json\nimport nbformat") == []
+    allowed = ("from helpers.config import output_path\nfrom tools import course\n"
+               "from tools.machine import free_port")
+    assert folder_violations("benchmarks.bench", allowed) == []
+    assert folder_violations("tools.book", allowed) == []
+
+
+def test_no_module_of_the_project_imports_itself_back():
+    assert import_cycles(import_graph(module_sources())) == []
+
+
+def test_the_cycle_rule_catches_cycles_through_lazy_imports_and_other_modules():
+    planted = {"benchmarks.bench": "from tools.course import ROOT\ndef f():\n    from benchmarks import cgan",
+               "benchmarks.cgan": "from benchmarks.protocol import grid",
+               "benchmarks.protocol": "from benchmarks.bench import run",
+               "tools.course": "import json", "tools": "", "benchmarks": ""}
+    cycle = ["benchmarks.bench", "benchmarks.cgan", "benchmarks.protocol"]
+    assert import_cycles(import_graph(planted)) == [cycle]
+    planted["benchmarks.protocol"] = "from tools.course import ROOT"
+    assert import_cycles(import_graph(planted)) == []
 
 
 def test_students_install_only_helpers():

@@ -10,6 +10,7 @@ from helpers.config import course_seed
 from helpers.expect import expect
 from helpers.targets import CGAN_GOALS
 from helpers.training import History
+from tools.course import ROOT, load_course_model
 
 pytestmark = pytest.mark.bench  # the benchmarks' own tests: `make test-classroom`, not `make test`
 
@@ -19,7 +20,7 @@ SMOKE_GAIN = {"reference": 100.0, "course": 150.0}
 
 
 def test_course_model_is_loaded_from_the_notebook():
-    namespace = bench.load_course_model()
+    namespace = load_course_model(bench.NOTEBOOK)
     for name in ("make_encoder", "make_decoder", "make_train_step", "make_evaluator", "iwae_estimate"):
         assert callable(namespace[name]), name
     encoder = namespace["make_encoder"](2)
@@ -30,7 +31,7 @@ def test_missing_tag_is_an_error(tmp_path):
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {}}]}))
     with pytest.raises(ValueError, match="course-model"):
-        bench.load_course_model(notebook)
+        load_course_model(notebook)
 
 
 @pytest.mark.slow
@@ -48,7 +49,7 @@ def test_smoke_run_trains_both_models_and_writes_consistent_results(tmp_path):
 
 def test_the_committed_results_page_is_what_results_json_gives():
     """results.md is only ever written from results.json: nobody edits the tables by hand."""
-    folder = bench.ROOT / "benchmarks"
+    folder = ROOT / "benchmarks"
     results = json.loads((folder / "results.json").read_text())
     assert (folder / "results.md").read_text() == bench.RESULTS_HEADER + bench.markdown(results)
     for figure in (bench.CGAN_FIGURE, results["cgan"]["samples_figure"]):

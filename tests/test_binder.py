@@ -16,11 +16,9 @@ import sys
 
 import pytest
 
-from helpers.config import project_root
+from tools.course import ROOT
 
 pytestmark = [pytest.mark.classroom, pytest.mark.slow]
-
-ROOT = project_root()
 
 
 def test_binder_runtime_matches_the_course():

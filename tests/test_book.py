@@ -8,18 +8,17 @@ in Colab and Binder; and no request leaves the machine. Screenshots go to output
 from __future__ import annotations
 
 import html
-import json
 import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from helpers.config import output_path, project_root
+from helpers.config import output_path
 from tests.browsing import CHROMIUM, browser_page, leaves_the_machine, serve
 from tools import book
+from tools.course import notebook_names, notebook_path, read_notebook, repo_from_pyproject
 
-ROOT = project_root()
-NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_names()
 PAGES = ["intro.html", *(f"notebooks/{name}.html" for name in NOTEBOOKS),
          *(f"docs/{guide}.html" for guide in book.GUIDES)]
 HAS_MATHJAX = "() => !!document.querySelector('script[src*=\"tex-chtml\"]')"  # on pages with maths only
@@ -124,7 +123,7 @@ def test_no_internal_link_or_anchor_is_broken(visited):
 def test_search_and_the_launch_buttons_work(visited):
     _, pages, found, *_ = visited
     assert any("03_vae" in link for link in found), found
-    repo = book.repo_from_pyproject()
+    repo = repo_from_pyproject()
     for name in NOTEBOOKS:
         links = pages[f"notebooks/{name}.html"]["links"]
         assert f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/{name}.ipynb" in links
@@ -154,7 +153,7 @@ def test_the_landing_page_and_the_guides_point_outside_links_at_github():
 def test_committed_notebooks_show_stills_not_widgets():
     """GitHub, the site and the slides cannot run widgets: `make execute` saves stills in their place."""
     for name in NOTEBOOKS:
-        nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        nb = read_notebook(notebook_path(name))
         assert "widgets" not in nb["metadata"], name
         for cell in nb["cells"]:
             for output in cell.get("outputs", []):

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import output_path, project_root
-from tests.browsing import CHROMIUM, CHROMIUM_FLAGS, free_port
+from helpers.config import output_path
+from tests.browsing import CHROMIUM, CHROMIUM_FLAGS
+from tools.course import ROOT
+from tools.machine import free_port
 
-ROOT = project_root()
 NOTEBOOK = "01_autoencoder.ipynb"
 SETTINGS = {  # JupyterLab user settings for the test's server
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none",

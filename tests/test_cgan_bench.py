@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import cgan, keras_cgan
+from tools.course import load_course_model
 
 pytestmark = pytest.mark.bench  # the benchmarks' own tests: `make test-classroom`, not `make test`
 
@@ -85,7 +86,7 @@ def test_the_race_is_tabulated_and_drawn(tmp_path):
 
 @pytest.mark.slow
 def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
-    course = cgan.load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
+    course = load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
     (x, y), _ = mnist
     side = cgan.course_contender(course, x[:256], y[:256], seed=0)
     generator, optimizer = side.networks["generator"], side.networks["generator_optimizer"]
@@ -103,7 +104,7 @@ def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
 
 @pytest.mark.slow
 def test_the_vae_of_section_11_trains_samples_and_reports_its_active_units(mnist, tmp_path):
-    course = cgan.load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
+    course = load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
     (x, y), _ = mnist
     side = cgan.cvae_contender(course, x[:256], y[:256], seed=0)
     encoder, decoder = side.networks["encoder"], side.networks["decoder"]

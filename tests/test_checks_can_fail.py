@@ -7,20 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import bench
 from helpers import scoring
-from helpers.config import project_root
 from helpers.data import make_dataset
 from helpers.expect import expect
-
-ROOT = project_root()
+from tools.course import cell_source, load_course_model, notebook_path, read_notebook
 
 
 def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") -> float:
     """The `above=`/`below=` bound that notebook's expect(check, ...) uses in that mode."""
-    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    cells = read_notebook(notebook_path(notebook))["cells"]
     for cell in (c for c in cells if c["cell_type"] == "code"):
-        for node in ast.walk(ast.parse("".join(cell["source"]))):
+        for node in ast.walk(ast.parse(cell_source(cell))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "expect"
                     and isinstance(node.args[0], ast.Constant) and node.args[0].value == check):
                 bound = next(k.value for k in node.keywords if k.arg == side)
@@ -43,7 +40,7 @@ def test_expect_raises_with_the_numbers():
 
 
 def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
-    course = bench.load_course_model()
+    course = load_course_model(notebook_path("05_conv_vae"))
     encoder, decoder = course["make_encoder"](2), course["make_decoder"](2)
     test_ds = make_dataset(mnist[1][0][:1000], batch_size=500, binarize=True)
     untrained = course["make_evaluator"](encoder, decoder)(test_ds)

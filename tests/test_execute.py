@@ -1,13 +1,9 @@
 """`make execute` writes the measured running times where readers see them (the arithmetic and text only)."""
 
-import json
-
 import pytest
 
-from benchmarks import execute
-from helpers.config import project_root
-
-ROOT = project_root()
+from tools import execute
+from tools.course import cell_source, notebook_names, notebook_path, read_notebook
 
 
 def runs(*seconds):
@@ -33,10 +29,10 @@ def test_record_keeps_the_last_runs():
 
 
 def test_every_notebook_has_a_running_time_line():
-    timings = {"full": {n: runs(300.0) for n in execute.notebook_names()},
-               "quick": {n: runs(60.0, 90.0) for n in execute.notebook_names()}, "classifier": runs(800.0)}
-    for name in execute.notebook_names():
-        first = "".join(json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"][0]["source"])
+    timings = {"full": {n: runs(300.0) for n in notebook_names()},
+               "quick": {n: runs(60.0, 90.0) for n in notebook_names()}, "classifier": runs(800.0)}
+    for name in notebook_names():
+        first = cell_source(read_notebook(notebook_path(name))["cells"][0])
         assert execute.TIME_LINE.search(first), name
         line = execute.time_line(name, timings)
         assert f"1.0{execute.DASH}1.5 min in quick mode, 5.0 min in full mode" in line
@@ -45,7 +41,7 @@ def test_every_notebook_has_a_running_time_line():
     assert execute.time_line("08_cgan", unmeasured).startswith(
         "*Running time (measured, `make execute`):* not measured yet, "
         f"plus {execute.CLASSIFIER_ESTIMATE} once")
-    assert f"**{5 * len(execute.notebook_names()):.0f} min**" in execute.total_sentence(timings)
+    assert f"**{5 * len(notebook_names()):.0f} min**" in execute.total_sentence(timings)
 
 
 def test_the_running_time_line_names_the_cores_the_runs_had():
@@ -56,7 +52,7 @@ def test_the_running_time_line_names_the_cores_the_runs_had():
 
 
 def test_the_timings_page_has_every_notebook_the_total_and_the_machines():
-    names = execute.notebook_names()
+    names = notebook_names()
     timings = {"full": {n: runs(120.0) for n in names}, "quick": {n: runs(30.0, 45.0) for n in names},
                "classifier": [], "memory": {"full": {names[0]: [1536]}}}
     page = execute.timings_page(timings)
@@ -72,7 +68,7 @@ def test_the_timings_page_has_every_notebook_the_total_and_the_machines():
 
 def test_the_committed_timings_page_is_what_timings_json_gives():
     assert execute.TIMINGS_PAGE.read_text() == execute.timings_page(execute.load_timings()), (
-        "benchmarks/timings.md is out of date: `python -m benchmarks.execute --text-only` rewrites it")
+        "benchmarks/timings.md is out of date: `python -m tools.execute --text-only` rewrites it")
 
 
 def test_native_log_lines_are_dropped_and_real_warnings_kept():

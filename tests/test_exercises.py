@@ -8,11 +8,10 @@ import pytest
 import tensorflow as tf
 
 from helpers import checks
-from helpers.config import project_root
-from tools import admin
+from tools import admin, course
+from tools.course import ROOT
 
-ROOT = project_root()
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course.course_notebooks()
 KEY_CHECKS = {"check_reparameterize", "check_kl", "check_elbo", "check_discriminator_loss"}
 
 
@@ -37,7 +36,7 @@ def test_every_exercise_is_a_solution_cell_then_its_locked_check_for_nbgrader():
                 assert marks == {"grade": False, "solution": True, "locked": False,
                                  "grade_id": marks["grade_id"], "schema_version": 3}, (path.name, index)
                 check = cells[index + 1]
-                assert admin.is_check_cell(check) and check["metadata"]["nbgrader"]["locked"]
+                assert course.is_check_cell(check) and check["metadata"]["nbgrader"]["locked"]
                 assert check["metadata"]["nbgrader"]["points"] > 0
                 assert re.search(r"(?m)^check_\w+\(", "".join(check["source"]))
             if marks:
@@ -82,7 +81,7 @@ def test_student_copies_hide_solutions_and_keep_the_rest(tmp_path):
         for old, new in list(zip(before["cells"], after["cells"], strict=True))[1:]:  # the title: below
             if "### BEGIN SOLUTION" in "".join(old["source"]):
                 assert new["outputs"] == [] and "raise NotImplementedError" in "".join(new["source"])
-            elif admin.is_check_cell(old):
+            elif course.is_check_cell(old):
                 assert new["outputs"] == [] and new["source"] == old["source"]
             else:
                 assert new == old
@@ -90,15 +89,15 @@ def test_student_copies_hide_solutions_and_keep_the_rest(tmp_path):
 
 
 def test_student_copies_open_the_student_copies_in_colab(tmp_path):
-    repo = admin.repo_from_pyproject()
+    repo = course.repo_from_pyproject()
     for copy in admin.write_student_copies(tmp_path):
         text = copy.read_text()
         links = re.findall(r"https://colab\.research\.google\.com/github/[^)\s\"]+", text)
         assert links == [admin.colab_url(repo, copy.name, admin.STUDENT_BRANCH)], copy.name
-        assert f"/blob/{admin.BRANCH}/" not in text  # no way back to the notebook with the solutions
+        assert f"/blob/{course.BRANCH}/" not in text  # no way back to the notebook with the solutions
         title = json.loads(text)["cells"][0]["source"]
         original = json.loads((ROOT / "notebooks" / copy.name).read_text())["cells"][0]["source"]
-        back = "".join(title).replace(f"/blob/{admin.STUDENT_BRANCH}/", f"/blob/{admin.BRANCH}/")
+        back = "".join(title).replace(f"/blob/{admin.STUDENT_BRANCH}/", f"/blob/{course.BRANCH}/")
         assert back == "".join(original)  # the badge's branch is all that changed in the title
 
 

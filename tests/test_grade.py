@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tools import admin, grade
+from tools.course import ROOT, cell_source, is_check_cell
 from tools.sandbox import Limits, bubblewrap
 
 pytestmark = [pytest.mark.classroom, pytest.mark.sandbox, pytest.mark.slow]
@@ -27,7 +28,6 @@ if bubblewrap() is None:
     pytest.skip("no working bubblewrap: `make test-classroom` installs it where it can",
                 allow_module_level=True)
 
-ROOT = grade.ROOT
 KL_SOLUTION = "return 0.5 * np.sum(mean**2 + np.exp(log_var) - log_var - 1.0, axis=-1)"
 Z_SOLUTION = "return mean + np.exp(0.5 * log_var) * eps"
 CHECKS = ("03-reparameterize-check", "03-kl-divergence-check")
@@ -54,7 +54,7 @@ def edited(replacements: dict[str, str], before_checks: str = "") -> dict:
         for old, new in replacements.items():
             cell["source"] = "".join(cell["source"]).replace(old, new)
     if before_checks:
-        first = next(i for i, c in enumerate(nb["cells"]) if admin.is_check_cell(c))
+        first = next(i for i, c in enumerate(nb["cells"]) if is_check_cell(c))
         nb["cells"].insert(first, code_cell(before_checks))
     return nb
 
@@ -122,9 +122,9 @@ print("refused:", refused, len(children), "processes")"""
 def run_in_process(student_cell: str, replacements: dict[str, str]) -> str:
     """Control: a cell of the student's, the solutions and the check cells, in one plain Python process."""
     nb = edited(replacements)
-    solutions = [admin.cell_source(c) for c in nb["cells"]
+    solutions = [cell_source(c) for c in nb["cells"]
                  if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
-    check_cells = [admin.cell_source(c) for c in nb["cells"] if admin.is_check_cell(c)]
+    check_cells = [cell_source(c) for c in nb["cells"] if is_check_cell(c)]
     program = "\n".join(["import numpy as np", student_cell, *solutions, *check_cells])
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT,
                           timeout=120)
@@ -141,10 +141,10 @@ def class_03():
     save(submissions / "wrong", "03_vae", edited({KL_SOLUTION: KL_SOLUTION.replace("0.5 * ", "")}))
     tamper = edited(WRONG)
     for cell in tamper["cells"]:
-        if admin.is_check_cell(cell) and "check_kl(" in "".join(cell["source"]):
+        if is_check_cell(cell) and "check_kl(" in "".join(cell["source"]):
             cell["source"] = 'print("✓ kl: trust me")'
     tamper["cells"] = [c for c in tamper["cells"]
-                       if not (admin.is_check_cell(c) and "check_reparameterize(" in "".join(c["source"]))]
+                       if not (is_check_cell(c) and "check_reparameterize(" in "".join(c["source"]))]
     save(submissions / "tamper", "03_vae", tamper)
     save(submissions / "forger", "03_vae", edited(WRONG, "\n".join([*FORGERIES.values(), EXECUTE_RESULT])))
     save(submissions / "lookup", "03_vae", edited(LOOKUP_SOLUTION, LOOKUP))

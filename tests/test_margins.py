@@ -2,7 +2,8 @@
 
 import math
 
-from benchmarks import margins
+from tools import margins
+from tools.course import ROOT
 
 
 def _records(name, values, above=None, below=None):
@@ -68,3 +69,28 @@ def test_remeasured_unit_tests_replace_only_the_unit_tests_rows():
     assert sorted(row["check"] for row in merged["rows"]) == ["05 kept", "precision"]
     assert "08_cgan were re-measured" in note and "the unit tests were re-measured" in note
     assert not margins.is_notebook_check("10-fold k-NN") and margins.is_notebook_check("10 new notebook")
+
+
+def test_every_test_file_that_calls_expect_is_measured():
+    measured = margins.statistical_tests()
+    assert "tests/test_checks_can_fail.py" in measured and "tests/test_bench.py" in measured
+    assert "tests/test_margins.py" not in measured  # it names expect only in this sentence
+    assert margins.calls_expect("from helpers.expect import expect\nexpect('x', 1.0, above=0.0)")
+    assert not margins.calls_expect("# expect('x', 1.0, above=0.0)\ntext = 'expect(x)'")
+
+
+def test_what_runs_under_each_seed():
+    tests = margins.statistical_tests()
+    assert margins.pytest_targets("all") == [*tests, "notebooks"]
+    assert margins.pytest_targets("notebooks") == ["notebooks"]
+    assert margins.pytest_targets("tests", ["08_cgan"]) == [*tests, "notebooks/08_cgan.ipynb"]
+    assert margins.pytest_targets("all", ["08_cgan"]) == ["notebooks/08_cgan.ipynb"]
+
+
+def test_the_notebooks_run_with_make_tests_nbval_flags_everywhere():
+    """The Makefile's NBVAL is the one list: margins and the Colab-like run read it."""
+    flags = margins.nbval_flags()
+    assert "--nbval-lax" in flags and any(flag.startswith("--nbval-cell-timeout=") for flag in flags)
+    assert "$(NBVAL)" in (ROOT / "Makefile").read_text()
+    colab = (ROOT / "tests" / "colab" / "run.sh").read_text()
+    assert "s/^NBVAL := //p" in colab and "--nbval-" not in colab

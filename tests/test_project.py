@@ -6,10 +6,9 @@ import tomllib
 
 import pytest
 
-from helpers.config import project_root
+from tools.course import ROOT, course_notebooks
 
-ROOT = project_root()
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = course_notebooks()
 
 
 def test_environment_yml_installs_the_lab_extra_of_pyproject():
@@ -23,6 +22,8 @@ def test_environment_yml_installs_the_lab_extra_of_pyproject():
 
 def test_there_are_notebooks_in_course_order():
     names = [nb.name for nb in NOTEBOOKS]
+    every = sorted(nb.name for nb in (ROOT / "notebooks").glob("*.ipynb"))
+    assert names == every, "a notebook's name is NN_name.ipynb, NN its place in the course"
     assert names[:2] == ["01_autoencoder.ipynb", "02_bottleneck_2d.ipynb"]
     assert [n[:2] for n in names] == [f"{i:02d}" for i in range(1, len(names) + 1)]
 

@@ -10,11 +10,9 @@ import re
 
 import pytest
 
-from benchmarks import execute
-from helpers.config import project_root
-from tools import book
+from tools import book, execute
+from tools.course import ROOT, notebook_names
 
-ROOT = project_root()
 README = ROOT / "README.md"
 MAX_BYTES = 10 * 1024  # a two-minute read
 GUIDES = sorted((ROOT / "docs").glob("*.md"))
@@ -31,7 +29,7 @@ def test_the_readme_is_short():
 
 
 def test_the_course_map_lists_every_notebook_in_order():
-    assert [name for name, _ in MAP_ROW.findall(README.read_text())] == execute.notebook_names()
+    assert [name for name, _ in MAP_ROW.findall(README.read_text())] == notebook_names()
 
 
 def test_the_course_maps_times_are_what_the_latest_full_runs_round_to():
@@ -42,7 +40,7 @@ def test_the_course_maps_times_are_what_the_latest_full_runs_round_to():
              if typed.strip().replace("-", execute.DASH)  # a hyphen typed for the en dash is fine
              != (measured := execute.minutes(timings["full"].get(name, []), decimals=0))]
     assert not wrong, "update the README's course map:\n" + "\n".join(wrong)
-    runs = [run for name in execute.notebook_names() for run in timings["full"].get(name, [])]
+    runs = [run for name in notebook_names() for run in timings["full"].get(name, [])]
     header = MAP_HEADER.search(text)
     assert header and header.group(1) == f"{execute.cores(runs)} cores", "the runs' core count, in the header"
     assert f"on {execute.cores(runs)} CPU cores" in text
@@ -82,7 +80,7 @@ def test_the_websites_landing_page_is_the_introduction_and_the_course_map():
     page = book.landing_page(README.read_text(), "someone/course")
     assert page.startswith("# From autoencoders") and "## Course map" in page
     assert "## Two commands" not in page
-    for name in execute.notebook_names():
+    for name in notebook_names():
         assert f"](notebooks/{name}.ipynb)" in page, name
     assert "](https://github.com/someone/course/blob/main/benchmarks/timings.md)" in page
     assert "](docs/course-map.md)" in page

@@ -12,14 +12,14 @@ import json
 
 import pytest
 
-from helpers.config import output_path, project_root
+from helpers.config import output_path
 from tests.browsing import CHROMIUM, browser_page, leaves_the_machine, serve
 from tools import slides
+from tools.course import course_notebooks
 
 pytestmark = [pytest.mark.classroom, pytest.mark.npm, pytest.mark.slow]
 
-ROOT = project_root()
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks()
 REVEAL_READY = "() => document.querySelector('.reveal.ready') !== null"  # reveal.js marks it so
 HORIZONTAL = "() => document.querySelectorAll('.reveal .slides > section').length"
 ALL_SLIDES = "() => document.querySelectorAll('.reveal .slides section:not(.stack)').length"

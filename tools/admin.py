@@ -19,35 +19,25 @@ import argparse
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 
-from helpers.config import project_root
+from tools.course import (
+    BRANCH,
+    COLAB_TAG,
+    ROOT,
+    cell_source,
+    check_repo,
+    course_notebooks,
+    has_tag,
+    is_check_cell,
+    notebook_text,
+    read_notebook,
+    repo_from_pyproject,
+)
 
-ROOT = project_root() or Path.cwd()  # the checkout (admin is run from it)
-BRANCH = "main"
 STUDENT_BRANCH = "student"  # where an instructor publishes `make student`'s copies; their badges point here
-COLAB_TAG = "colab-setup"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)[ \t]*$", re.MULTILINE)
-
-
-def check_repo(repo: str) -> str:
-    """Validate an 'owner/name' GitHub repository name and return it."""
-    if not REPO_PATTERN.match(repo) or repo.endswith(".git"):
-        raise ValueError(f"expected a GitHub repository as 'owner/name' (e.g. 'alice/ae-to-cgan'), "
-                         f"got {repo!r}")
-    return repo
-
-
-def repo_from_pyproject(pyproject: Path = ROOT / "pyproject.toml") -> str:
-    """The 'owner/name' of the Repository URL in pyproject.toml's [project.urls]."""
-    url = tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
-    match = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)/?", url)
-    if match is None:
-        raise ValueError(f"{pyproject}: Repository must be https://github.com/owner/name, got {url!r}")
-    return check_repo(match.group(1))
 
 
 def colab_url(repo: str, notebook: str, branch: str = BRANCH) -> str:
@@ -87,11 +77,6 @@ def colab_setup_source(repo: str) -> str:
     return COLAB_SETUP.format(repo=check_repo(repo))
 
 
-def cell_source(cell: dict) -> str:
-    """A cell's source as one string (nbformat stores it as a string or a list of lines)."""
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-
-
 def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)  # how nbformat stores a cell's source
 
@@ -107,7 +92,7 @@ def apply_to_notebook(nb: dict, repo: str, notebook: str) -> dict:
     title["source"] = _lines(f"{head}\n\n{badge(repo, notebook)}\n\n{rest.lstrip(chr(10))}".rstrip("\n"))
     setup = {"cell_type": "code", "execution_count": None, "id": "colab-setup",
              "metadata": {"tags": [COLAB_TAG]}, "outputs": [], "source": _lines(colab_setup_source(repo))}
-    existing = [i for i, c in enumerate(nb["cells"]) if COLAB_TAG in c.get("metadata", {}).get("tags", [])]
+    existing = [i for i, c in enumerate(nb["cells"]) if has_tag(c, COLAB_TAG)]
     if existing:
         old = nb["cells"][existing[0]]
         setup["execution_count"], setup["outputs"] = old.get("execution_count"), old.get("outputs", [])
@@ -133,16 +118,11 @@ def notebook_problems(nb: dict, repo: str, notebook: str) -> list[str]:
     if badge(repo, notebook) not in title:
         problems.append(f"{notebook}: no badge pointing at {colab_url(repo, notebook)} in the title cell")
     setup = nb["cells"][1] if len(nb["cells"]) > 1 else {}
-    if COLAB_TAG not in setup.get("metadata", {}).get("tags", []):
+    if not has_tag(setup, COLAB_TAG):
         problems.append(f"{notebook}: the second cell is not the Colab set-up cell (tag '{COLAB_TAG}')")
     elif cell_source(setup) != colab_setup_source(repo):
         problems.append(f"{notebook}: the Colab set-up cell does not install from {repo}")
     return problems
-
-
-def notebook_text(nb: dict) -> str:
-    """A notebook as nbformat writes it (sorted keys, indent 1), so rewrites leave no noise in diffs."""
-    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
 
 def apply_badges(repo: str, root: Path = ROOT) -> list[Path]:
@@ -154,8 +134,8 @@ def apply_badges(repo: str, root: Path = ROOT) -> list[Path]:
     if not re.search(r'(?m)^Repository = ".*"$', text):
         raise ValueError(f"{pyproject}: no 'Repository = \"...\"' line under [project.urls]")
     updates[pyproject] = re.sub(r'(?m)^Repository = ".*"$', f'Repository = "https://github.com/{repo}"', text)
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        updates[path] = notebook_text(apply_to_notebook(json.loads(path.read_text()), repo, path.name))
+    for path in course_notebooks(root):
+        updates[path] = notebook_text(apply_to_notebook(read_notebook(path), repo, path.name))
     changed = [path for path, new in updates.items() if path.read_text() != new]
     for path in changed:
         path.write_text(updates[path])
@@ -164,11 +144,6 @@ def apply_badges(repo: str, root: Path = ROOT) -> list[Path]:
 
 SOLUTION_BLOCK = re.compile(r"(?m)^([ \t]*)### BEGIN SOLUTION[ \t]*\n(?:.*\n)*?[ \t]*### END SOLUTION[ \t]*$")
 STUB = 'raise NotImplementedError("your code here")'
-
-
-def is_check_cell(cell: dict) -> bool:
-    """True for an exercise's check: a locked cell that nbgrader scores (metadata nbgrader.grade)."""
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
 
 
 def strip_solutions(source: str) -> str:
@@ -204,9 +179,9 @@ def write_student_copies(out: Path, root: Path = ROOT) -> list[Path]:
     repo = repo_from_pyproject(root / "pyproject.toml")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in course_notebooks(root):
         target = out / path.name
-        target.write_text(notebook_text(student_notebook(json.loads(path.read_text()), repo, path.name)))
+        target.write_text(notebook_text(student_notebook(read_notebook(path), repo, path.name)))
         written.append(target)
     return written
 

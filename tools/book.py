@@ -18,7 +18,6 @@ The site is outputs/book/_build/html; open index.html, or serve the folder with 
 from __future__ import annotations
 
 import argparse
-import json
 import posixpath
 import re
 import shutil
@@ -26,10 +25,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers.config import output_path, project_root
-from tools.admin import BRANCH, COLAB_TAG, notebook_text, repo_from_pyproject, without_badge
+from helpers.config import output_path
+from tools import npm
+from tools.admin import without_badge
+from tools.course import (
+    BRANCH,
+    COLAB_TAG,
+    NOTEBOOK_GLOB,
+    ROOT,
+    course_notebooks,
+    has_tag,
+    notebook_text,
+    read_notebook,
+    repo_from_pyproject,
+)
 
-ROOT = project_root() or Path.cwd()
 MATHJAX_VERSION = "3.2.2"
 TITLE = "From autoencoders to conditional GANs, in TensorFlow"
 LANDING_SECTIONS = ("## Course map",)  # after the README's introduction, the landing page shows these
@@ -40,17 +50,8 @@ MARKDOWN_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
 
 def install_mathjax(vendor: Path) -> Path:
     """MathJax 3 from the npm registry into `vendor` (once); returns its es5 folder (tex-chtml.js)."""
-    package = vendor / "node_modules" / "mathjax"
-    manifest = package / "package.json"
-    if not (manifest.is_file() and json.loads(manifest.read_text())["version"] == MATHJAX_VERSION):
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("`make book` needs npm (Node.js) once, to fetch MathJax for offline maths: "
-                               "install Node.js, e.g. `sudo apt-get install npm`")
-        vendor.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(vendor),
-                        f"mathjax@{MATHJAX_VERSION}"], check=True)
-    return package / "es5"
+    modules = npm.install_packages(vendor, {"mathjax": MATHJAX_VERSION}, "`make book` (offline maths)")
+    return modules / "mathjax" / "es5"
 
 
 def readme_section(text: str, heading: str) -> str:
@@ -73,7 +74,7 @@ def staged_path(path: str) -> str | None:
         return "intro.md"
     if path.startswith("docs/") and path.endswith(".md") and path[5:-3] in GUIDES:
         return path
-    if re.fullmatch(r"notebooks/[0-9][0-9]_[^/]+\.ipynb", path):
+    if posixpath.dirname(path) == "notebooks" and Path(path).match(NOTEBOOK_GLOB):
         return path
     return None
 
@@ -102,9 +103,8 @@ def book_notebook(nb: dict) -> dict:
     """A notebook as the book shows it: no Colab badge or set-up cell (the launch buttons replace them)."""
     nb = without_badge(nb)
     for cell in nb["cells"]:  # the Colab set-up cell does nothing on a web page
-        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-        if COLAB_TAG in tags:
-            tags.append("remove-cell")
+        if has_tag(cell, COLAB_TAG):
+            cell["metadata"]["tags"].append("remove-cell")
     return nb
 
 
@@ -154,11 +154,11 @@ def stage(src: Path, root: Path = ROOT) -> list[Path]:
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
     repo = repo_from_pyproject(root / "pyproject.toml")
-    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = course_notebooks(root)
     staged = []
     for path in notebooks:
         target = src / "notebooks" / path.name
-        target.write_text(notebook_text(book_notebook(json.loads(path.read_text()))))
+        target.write_text(notebook_text(book_notebook(read_notebook(path))))
         staged.append(target)
     (src / "intro.md").write_text(landing_page((root / "README.md").read_text(), repo))
     (src / "docs").mkdir()

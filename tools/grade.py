@@ -34,10 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from helpers import checks as course_checks_module
-from tools.admin import cell_source, is_check_cell
+from tools.course import ROOT, cell_source, course_notebooks, is_check_cell, read_notebook
 from tools.sandbox import HOME, Limits, Outcome, bubblewrap, run
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "tools" / "grade_runner.py"
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLUMNS = ("student", "notebook", "check", "points", "max_points", "message")
@@ -71,9 +70,9 @@ class Check:
 def course_checks(root: Path = ROOT) -> dict[str, list[Check]]:
     """The graded notebooks (those with check cells) and their checks, in course order."""
     graded = {}
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in course_notebooks(root):
         checks = []
-        for cell in json.loads(path.read_text())["cells"]:
+        for cell in read_notebook(path)["cells"]:
             if not is_check_cell(cell):
                 continue
             source, marks = cell_source(cell), cell["metadata"]["nbgrader"]

@@ -23,20 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 
-from helpers.config import output_path, project_root
-from tools.admin import COLAB_TAG, cell_source, notebook_text, without_badge
+from helpers.config import output_path
+from tools import npm
+from tools.admin import without_badge
+from tools.course import COLAB_TAG, ROOT, cell_source, course_notebooks, has_tag, notebook_text, read_notebook
 
-ROOT = project_root() or Path.cwd()
 VENDOR_PACKAGES = {"reveal.js": "4.6.1", "mathjax": "2.7.9", "requirejs": "2.3.7", "jquery": "3.7.1"}
 SLIDE, SUBSLIDE, SKIP, CONTINUE = "slide", "subslide", "skip", "-"
-
 
 
 def _draws_a_picture(cell: dict) -> bool:
@@ -56,7 +54,7 @@ def slide_type(cell: dict, previous: dict | None) -> str:
     """The slide type the course's rule gives a cell (see the module's docstring)."""
     if previous is None or _heading_level(cell) in (1, 2):
         return SLIDE
-    if COLAB_TAG in cell.get("metadata", {}).get("tags", []):
+    if has_tag(cell, COLAB_TAG):
         return SKIP
     if _heading_level(cell) == 3:
         return SUBSLIDE
@@ -96,11 +94,6 @@ def mark_notebook(nb: dict) -> dict:
     return nb
 
 
-def course_notebooks(root: Path = ROOT) -> list[Path]:
-    """The course's notebooks, in order."""
-    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
 def mark_all(root: Path = ROOT) -> list[Path]:
     """Write the slide types into every notebook; returns the notebooks that changed."""
     changed = []
@@ -115,20 +108,7 @@ def mark_all(root: Path = ROOT) -> list[Path]:
 
 def install_vendor(vendor: Path) -> Path:
     """reveal.js, MathJax 2, RequireJS and jQuery from npm into `vendor` (once); returns its node_modules."""
-    modules = vendor / "node_modules"
-    wanted = {name: modules / name / "package.json" for name in VENDOR_PACKAGES}
-    if all(p.is_file() and json.loads(p.read_text())["version"] == VENDOR_PACKAGES[n]
-           for n, p in wanted.items()):
-        return modules
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("`make slides` needs npm (Node.js) to fetch reveal.js and MathJax once: "
-                           "install Node.js, e.g. `sudo apt-get install npm`")
-    vendor.mkdir(parents=True, exist_ok=True)
-    specs = [f"{name}@{version}" for name, version in VENDOR_PACKAGES.items()]
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(vendor), *specs],
-                   check=True)
-    return modules
+    return npm.install_packages(vendor, VENDOR_PACKAGES, "`make slides`")
 
 
 def exporter():
@@ -155,7 +135,7 @@ def build(out: Path | None = None, root: Path = ROOT) -> list[Path]:
     (out / "vendor" / "no-mermaid.mjs").write_text("export default { initialize() {} };\n")
     slides, decks = exporter(), []
     for path in course_notebooks(root):
-        nb = nbformat.reads(notebook_text(without_badge(json.loads(path.read_text()))), as_version=4)
+        nb = nbformat.reads(notebook_text(without_badge(read_notebook(path))), as_version=4)
         body, _ = slides.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         deck = out / f"{path.stem}.slides.html"
         deck.write_text(body)

@@ -8,6 +8,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 COLAB_PYTHON=3.13                                         # Colab's Python (see the freeze's README)
 FREEZE=$(ls "$HERE"/pip-freeze-*.txt | sort | tail -n 1)  # the newest published freeze kept here
 NBVAL=nbval==0.11.0                                       # the test tool, the one thing Colab does not have
+read -ra NBVAL_FLAGS <<< "$(sed -n 's/^NBVAL := //p' "$ROOT/Makefile")"  # make test's, so the runs compare
 VENV=${COLAB_VENV:-$ROOT/.venv-colab}
 
 if command -v pyenv >/dev/null && version=$(pyenv latest "$COLAB_PYTHON" 2>/dev/null); then
@@ -69,5 +70,5 @@ echo "== Colab-like run: $("$VENV/bin/python" --version), $(basename "$FREEZE"),
 MPLBACKEND=Agg "${PYTEST[@]}" tests/test_gif.py tests/test_progress.py tests/test_explorer.py \
   tests/test_classifier.py
 "$VENV/bin/python" -m pip uninstall --quiet --yes ae-to-cgan-course  # the first notebook installs it again
-"${PYTEST[@]}" ./[0-9][0-9]_*.ipynb --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+"${PYTEST[@]}" ./[0-9][0-9]_*.ipynb "${NBVAL_FLAGS[@]}"
 "${PYTEST[@]}" "$HERE/test_colab_runtime.py" -k "still_at"      # nothing the notebooks did changed Colab

@@ -10,9 +10,11 @@ is at least three times the spread, so that another machine's numbers do not fai
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,22 +24,49 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.config import project_root
+from tools.course import ROOT, notebook_names, notebook_path
 
-ROOT = project_root()
-OUT = ROOT / "benchmarks"
-STATISTICAL_TESTS = sorted(  # the test files with statistical checks: every one that calls expect(...)
-    str(path.relative_to(ROOT)) for path in (ROOT / "tests").glob("test_*.py")
-    if "expect(" in path.read_text())
+OUT = ROOT / "benchmarks"  # beside the other measured pages (results, timings)
 REQUIRED_RATIO = 3.0  # margin / spread
+
+
+def calls_expect(source: str) -> bool:
+    """Whether Python `source` calls `expect(...)`, helpers.expect's statistical check."""
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "expect"
+               for node in ast.walk(ast.parse(source)))
+
+
+def statistical_tests(root: Path = ROOT) -> list[str]:
+    """The test files with statistical checks (every one that calls `expect`), relative to the checkout."""
+    return sorted(str(path.relative_to(root)) for path in (root / "tests").glob("test_*.py")
+                  if calls_expect(path.read_text()))
+
+
+def nbval_flags(makefile: Path = ROOT / "Makefile") -> list[str]:
+    """The nbval options of the Makefile's NBVAL, which `make test` runs the notebooks with."""
+    match = re.search(r"(?m)^NBVAL := (.+)$", makefile.read_text())
+    if match is None:
+        raise ValueError(f"{makefile} has no 'NBVAL := ...' line")
+    return match.group(1).split()
+
+
+def pytest_targets(part: str, notebooks: list[str] | None = None) -> list[str]:
+    """What runs under each seed: the statistical tests and/or the notebooks ("all", "tests", "notebooks").
+
+    Given `notebooks` (names), only those notebooks run, and with part "tests" the statistical tests too.
+    """
+    tests = statistical_tests()
+    if notebooks:
+        chosen = [str(notebook_path(name).relative_to(ROOT)) for name in notebooks]
+        return (tests if part == "tests" else []) + chosen
+    return {"tests": tests, "notebooks": ["notebooks"], "all": [*tests, "notebooks"]}[part]
 
 
 def run_seed(seed: int, log: Path, workdir: Path, targets: list[str]) -> int:
     """Run the notebooks and/or the statistical unit tests under one seed; return pytest's exit code."""
     env = dict(os.environ, COURSE_QUICK="1", COURSE_SEED=str(seed), COURSE_CHECK_LOG=str(log),
                COURSE_OUTPUT_DIR=str(workdir / "outputs"))
-    command = [sys.executable, "-m", "pytest", *targets, "--nbval-lax",
-               "--nbval-current-env", "--nbval-cell-timeout=900", "-p", "no:cacheprovider", "-q",
+    command = [sys.executable, "-m", "pytest", *targets, *nbval_flags(), "-p", "no:cacheprovider", "-q",
                "--no-header", "-rf"]
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
 
@@ -85,7 +114,7 @@ def _bound(row: dict) -> str:
 def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "") -> str:
     """benchmarks/margins.md: the margins table, weakest check first (the closest to failing on top)."""
     lines = ["# How far each check is from failing", "",
-             "Written by `make margins` (`benchmarks/margins.py`), weakest check first; "
+             "Written by `make margins` (`tools/margins.py`), weakest check first; "
              "[docs/testing.md](../docs/testing.md) says how the table is made.", "",
              f"Quick mode, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
              f"Spread: standard deviation over seeds. Margin: worst value to bound. "
@@ -103,7 +132,7 @@ def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.margins", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.margins", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--part", choices=["all", "tests", "notebooks"], default="all",
@@ -120,19 +149,15 @@ def main() -> int:
     if partial and not (args.out / "margins.json").exists():
         parser.error(f"--notebooks and --part update the rows of an existing table, and "
                      f"{args.out / 'margins.json'} does not exist: run `make margins` first")
-    unknown = [name for name in args.notebooks or [] if not (ROOT / "notebooks" / f"{name}.ipynb").exists()]
+    unknown = [name for name in args.notebooks or [] if name not in notebook_names()]
     if unknown:
         parser.error(f"no such notebook(s) under notebooks/: {', '.join(unknown)} (give names like 08_cgan)")
     start, records, exit_codes = time.perf_counter(), [], {}
+    targets = pytest_targets(args.part, args.notebooks)
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             log = Path(tmp) / f"checks-{seed}.jsonl"
             print(f"== seed {seed}", flush=True)
-            targets = {"tests": STATISTICAL_TESTS, "notebooks": ["notebooks"],
-                       "all": [*STATISTICAL_TESTS, "notebooks"]}[args.part]
-            if args.notebooks:  # these notebooks, and the unit tests too with --part tests
-                targets = ([*STATISTICAL_TESTS] if args.part == "tests" else []) + [
-                    f"notebooks/{name}.ipynb" for name in args.notebooks]
             exit_codes[seed] = run_seed(seed, log, Path(tmp) / f"seed-{seed}", targets)
             records += [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     minutes = (time.perf_counter() - start) / 60

@@ -24,12 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.machine import machine_info
-from helpers.config import project_root
-from tools.admin import notebook_text
+from tools.course import ROOT, cell_source, notebook_names, notebook_path, notebook_text, read_notebook
+from tools.machine import machine_info
 
-ROOT = project_root()
-NOTEBOOKS = ROOT / "notebooks"
 TIMINGS = ROOT / "benchmarks" / "timings.json"
 TIMINGS_PAGE = ROOT / "benchmarks" / "timings.md"
 KEEP = 5  # runs kept per notebook and mode: the ranges come from these
@@ -43,11 +40,6 @@ LOWER_MEMORY = {  # notebook -> what to lower when its full run needs more than 
 }
 DASH = "\u2013"  # an en dash, for ranges
 CLASSIFIER_ESTIMATE = f"about 9{DASH}14 min"  # until `--classifier` times it: earlier runs on 2 cores
-
-
-def notebook_names() -> list[str]:
-    """The course's notebooks, in order (their file names without .ipynb)."""
-    return sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 # Appended for the run, removed before saving: the kernel's peak resident set, in KiB. Linux's VmHWM is
@@ -128,7 +120,7 @@ def run_notebook(path: Path, *, quick: bool, output_root: Path | None, save: boo
 
 def execute(name: str, *, quick: bool, output_root: Path | None) -> tuple[float, float]:
     """Run one course notebook; save its outputs in place unless quick. Returns seconds and peak MiB."""
-    return run_notebook(NOTEBOOKS / f"{name}.ipynb", quick=quick, output_root=output_root, save=not quick)
+    return run_notebook(notebook_path(name), quick=quick, output_root=output_root, save=not quick)
 
 
 def time_classifier_training() -> float:
@@ -213,9 +205,9 @@ def time_line(name: str, timings: dict) -> str:
 
 def update_notebook(name: str, timings: dict) -> bool:
     """Rewrite the notebook's "Running time" line; True if it changed."""
-    path = NOTEBOOKS / f"{name}.ipynb"
-    nb = json.loads(path.read_text())
-    first = "".join(nb["cells"][0]["source"])
+    path = notebook_path(name)
+    nb = read_notebook(path)
+    first = cell_source(nb["cells"][0])
     if not TIME_LINE.search(first):
         raise ValueError(f"{name}: its first cell has no '*Running time ...:*' line to update")
     updated = TIME_LINE.sub(lambda _: time_line(name, timings), first, count=1)
@@ -265,12 +257,12 @@ def timings_page(timings: dict) -> str:
         link = f"[{name}](../notebooks/{name}.ipynb)"
         rows.append(f"| {link} | {minutes(quick)} | {minutes(full)} | {memory} |")
     classifier = (minutes(timings["classifier"]) if timings["classifier"] else
-                  "not timed yet (`python -m benchmarks.execute --classifier` times it); "
+                  "not timed yet (`python -m tools.execute --classifier` times it); "
                   f"{CLASSIFIER_ESTIMATE} in earlier runs on 2 cores, up to 22 min when the cores were busy")
     return "\n".join([
         "# Running times and peak memory",
         "",
-        "Written by `make execute` (`benchmarks/execute.py`) from `benchmarks/timings.json`; not edited "
+        "Written by `make execute` (`tools/execute.py`) from `benchmarks/timings.json`; not edited "
         "by hand. Each notebook runs top to bottom in a fresh kernel. Its time runs from kernel start to "
         f"the last cell, as the range over its last {KEEP} runs in each mode; its peak memory is the "
         f"kernel's largest resident memory over those runs. {machines_sentence(timings)}",
@@ -287,7 +279,7 @@ def timings_page(timings: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.execute",
+    parser = argparse.ArgumentParser(prog="python -m tools.execute",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("full", "quick"), default="full")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", help="only these (e.g. 08_cgan)")
