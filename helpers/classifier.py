@@ -23,6 +23,7 @@ from helpers.data import NUM_CLASSES, load_mnist, to_float
 # The cache holds the weights only (the architecture is build_classifier), so that any Keras 3 loads it.
 CACHE_NAME = "mnist_classifier_v2.weights.h5"  # v2: augmented, batch-normalised, deterministic
 FEATURES_LAYER = "features"
+INFERENCE_BATCH = 500  # images per batch when the classifier predicts
 FEATURE_WIDTH = 128
 EPOCHS = 12
 BATCH_SIZE = 128
@@ -145,7 +146,8 @@ def classifier_features(classifier, images: np.ndarray) -> np.ndarray:
     import keras
 
     extractor = keras.Model(classifier.inputs, classifier.get_layer(FEATURES_LAYER).output)
-    return extractor.predict(to_float(images), verbose=0, batch_size=500)
+    return np.concatenate([extractor.predict(to_float(part), verbose=0, batch_size=INFERENCE_BATCH)
+                           for part in _parts(images)])
 
 
 def features_and_digits(classifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,8 +156,16 @@ def features_and_digits(classifier, images: np.ndarray) -> tuple[np.ndarray, np.
 
     outputs = [classifier.get_layer(FEATURES_LAYER).output, classifier.outputs[0]]
     both = keras.Model(classifier.inputs, outputs)
-    features, probabilities = both.predict(to_float(images), verbose=0, batch_size=500)
+    batches = [both.predict(to_float(part), verbose=0, batch_size=INFERENCE_BATCH) for part in _parts(images)]
+    features = np.concatenate([features for features, _ in batches])
+    probabilities = np.concatenate([probabilities for _, probabilities in batches])
     return features, np.argmax(probabilities, axis=1)
+
+
+def _parts(images: np.ndarray, size: int = 10 * INFERENCE_BATCH) -> list[np.ndarray]:
+    """Consecutive slices of `images`, so that only one slice at a time is converted to floats."""
+    images = np.asarray(images)
+    return [images[start:start + size] for start in range(0, max(len(images), 1), size)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -246,12 +246,8 @@ def load_mnist(*, use_keras: bool | None = None, verbose: bool = False) -> MNIST
 # --------------------------------------------------------------------------- preparing arrays
 
 
-def as_unit_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
-    """Images as float32 (N, 28, 28) in [0, 1], from (N, 784), (N, 28, 28) or (N, 28, 28, 1), uint8 or float.
-
-    The course's one image normaliser: uint8 pixels are divided by 255; float pixels must already be
-    finite and in [0, 1] (probabilities, not logits).
-    """
+def _image_stack(images: np.ndarray, *, name: str = "images") -> np.ndarray:
+    """Images as an (N, 28, 28) array of their own dtype, from (N, 784), (N, 28, 28) or (N, 28, 28, 1)."""
     x = np.asarray(images)
     if x.ndim == 2 and x.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
         x = x.reshape(-1, *IMAGE_SHAPE)
@@ -259,8 +255,20 @@ def as_unit_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
         x = x[..., 0]
     if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
         raise ValueError(f"{name}: expected (N, 28, 28), (N, 28, 28, 1) or (N, 784), got {x.shape}")
+    return x
+
+
+def as_unit_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
+    """Images as float32 (N, 28, 28) in [0, 1], from (N, 784), (N, 28, 28) or (N, 28, 28, 1), uint8 or float.
+
+    The course's one image normaliser: uint8 pixels are divided by 255; float pixels must already be
+    finite and in [0, 1] (probabilities, not logits).
+    """
+    x = _image_stack(images, name=name)
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / PIXEL_MAX
+        unit = x.astype(np.float32)
+        unit /= PIXEL_MAX  # in place: one float copy of the images at a time, not two
+        return unit
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{name}: expected uint8 or float pixels, got dtype {x.dtype}")
     if not np.isfinite(x).all():
@@ -278,7 +286,7 @@ def to_float(images: np.ndarray, *, binarize: bool = False, flatten: bool = Fals
     """
     x = as_unit_images(images)
     if binarize:
-        x = (x > 0.5).astype(np.float32)
+        x = np.greater(x, 0.5, out=x, casting="unsafe")  # 0.0 or 1.0, in place
     return x.reshape(len(x), -1) if flatten else x[..., None]
 
 
@@ -341,22 +349,35 @@ def make_dataset(
 
     Yields x, or (x, y) with int32 labels when labels are given.
     Shuffling is reseeded identically every epoch only through `seed`, so reruns are reproducible.
+    uint8 images stay uint8 in memory (a quarter of float32) and become floats one batch at a time.
     """
     import tensorflow as tf
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    x = to_float(images, binarize=binarize, flatten=flatten)
+    stack = _image_stack(images)
+    compact = stack.dtype == np.uint8
+    pixels = tf.constant(stack if compact else as_unit_images(stack))
     if labels is not None:
         labels = np.asarray(labels)
-        if labels.shape != (len(x),):
-            raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
-        ds = tf.data.Dataset.from_tensor_slices((x, labels.astype(np.int32)))
-    else:
-        ds = tf.data.Dataset.from_tensor_slices(x)
+        if labels.shape != (len(stack),):
+            raise ValueError(f"labels must have shape ({len(stack)},), got {labels.shape}")
+        labels = tf.constant(labels.astype(np.int32))
+
+    def batch_of(index):
+        x = tf.gather(pixels, index)
+        if compact:
+            x = tf.cast(x, tf.float32) / PIXEL_MAX  # as as_unit_images: the same float32 values
+        if binarize:
+            x = tf.cast(x > 0.5, tf.float32)
+        x = tf.reshape(x, (-1, IMAGE_SHAPE[0] * IMAGE_SHAPE[1])) if flatten else x[..., None]
+        return x if labels is None else (x, tf.gather(labels, index))
+
+    order = tf.data.Dataset.range(len(stack))  # indices are shuffled, not images: a small buffer
     if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        order = order.shuffle(len(stack), seed=seed, reshuffle_each_iteration=True)
+    order = order.batch(batch_size, drop_remainder=drop_remainder)
+    return order.map(batch_of).prefetch(tf.data.AUTOTUNE)
 
 
 def main() -> None:

@@ -24,9 +24,12 @@ class PCA:
     components: np.ndarray  # (k, D), orthonormal rows
     explained_variance: np.ndarray  # (k,)
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        """Project data (N, D) onto the k principal directions: codes (N, k)."""
-        return (_as_matrix(x, "x") - self.mean) @ self.components.T
+    def encode(self, x: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
+        """Project data (N, D) onto the k principal directions: codes (N, k), `chunk` rows at a time."""
+        data = np.asarray(x)
+        _as_matrix(data[:1], "x")  # checks the shape and the dtype without copying the whole array
+        return np.concatenate([(_as_matrix(data[start:start + chunk], "x") - self.mean) @ self.components.T
+                               for start in range(0, max(len(data), 1), chunk)])
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Map codes (N, k) back to data space (N, D)."""

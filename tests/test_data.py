@@ -214,6 +214,23 @@ def test_make_dataset_shuffles_reproducibly(mnist):
     assert not np.array_equal(first, y_train[:200])
 
 
+@pytest.mark.parametrize("options", [{}, {"binarize": True}, {"flatten": True, "binarize": True}])
+def test_make_dataset_gives_exactly_to_floats_values_and_keeps_pairs_when_shuffled(mnist, options):
+    (x_train, y_train), _ = mnist
+    images, labels = x_train[:300], y_train[:300]
+    plain = np.concatenate([x.numpy() for x in data.make_dataset(images, batch_size=64, **options)])
+    np.testing.assert_array_equal(plain, data.to_float(images, **options))  # uint8 kept, floats per batch
+    floats = data.as_unit_images(images)  # float input takes the other path, to the same values
+    np.testing.assert_array_equal(
+        np.concatenate([x.numpy() for x in data.make_dataset(floats, batch_size=64, **options)]), plain)
+    shuffled = list(data.make_dataset(images, labels, batch_size=64, shuffle=True, seed=1, **options))
+    x, y = (np.concatenate([pair[i].numpy() for pair in shuffled]) for i in (0, 1))
+    index = {image.tobytes(): n for n, image in enumerate(plain)}  # each image back to its position
+    positions = np.array([index[image.tobytes()] for image in x])
+    assert sorted(positions) == list(range(len(images))) and not np.array_equal(positions, np.arange(300))
+    np.testing.assert_array_equal(y, labels[positions])
+
+
 def test_make_dataset_rejects_bad_arguments(mnist):
     (x_train, y_train), _ = mnist
     with pytest.raises(ValueError, match="batch_size"):

@@ -47,6 +47,9 @@ def test_notebook_structure(path):
     assert all(c.get("execution_count") for c in ran), "commit a full run's outputs"
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
     assert path.stat().st_size < 5_000_000, "keep committed notebooks lean"
+    streams = "".join("".join(o.get("text", "")) for c in code for o in c.get("outputs", []))
+    assert "Resuming after epoch" not in streams, "commit a fresh run: delete the notebook's outputs/ first"
+    assert "/work/" not in streams and "/home/" not in streams, "an output shows a path of the machine"
 
 
 def test_the_makefile_prepares_the_classifier_the_notebooks_load():
