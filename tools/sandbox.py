@@ -256,7 +256,9 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
     try:
         _collect(process, limits, outcome)
     finally:
+        inits = []
         if process.poll() is None:
+            inits = _children(process.pid)  # the sandbox's pid 1, which outlives bubblewrap for a moment
             os.killpg(process.pid, signal.SIGKILL)  # bubblewrap; the sandbox dies with it
         outcome.returncode = process.wait()
         process.stdout.close()
@@ -265,7 +267,44 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
             cgroup.kill_all()
             outcome.out_of_memory = cgroup.out_of_memory()
             cgroup.remove()
+        _await_exit(inits)
     return outcome
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """The children of `pid`, each as (pid, start time): a pid may be reused, the pair is not."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and (stat := _stat(proc)) is not None and int(stat[1]) == pid:
+            found.append((int(proc.name), stat[19]))
+    return found
+
+
+def _stat(proc: Path) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None if it is gone."""
+    try:
+        return proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _await_exit(inits: list[tuple[int, str]], seconds: float = 30) -> None:
+    """Wait until each sandbox's pid 1 is a zombie or gone, killing it again on the way.
+
+    The kernel ends a pid namespace's last process before its pid 1 becomes a zombie, so a grader
+    that goes on to the next student leaves no process of this one behind, cgroup or not.
+    """
+    deadline = time.monotonic() + seconds
+    for pid, started in inits:
+        while time.monotonic() < deadline:
+            stat = _stat(Path(f"/proc/{pid}"))
+            if stat is None or stat[19] != started or stat[0] in "ZX":
+                break
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
 
 
 def _feed(pipe, data: bytes) -> None:
