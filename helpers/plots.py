@@ -1,14 +1,17 @@
 """Figures shared by the notebooks: image grids, latent scatters, manifolds, training curves.
 
 Every function returns the matplotlib Figure; in a notebook, follow the call with plt.show().
+Importing this module makes PALETTE matplotlib's colour cycle, so "C0" to "C9" are the course's colours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+import matplotlib.patheffects as path_effects
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -16,7 +19,13 @@ from matplotlib.ticker import MaxNLocator
 from helpers.data import IMAGE_SHAPE, as_unit_images
 
 DIGIT = IMAGE_SHAPE[0]  # pixels per side of an MNIST digit
-DIGIT_COLORS = plt.get_cmap("tab10")
+# Petroff's ten colours (2021, matplotlib's "petroff10" style), chosen to stay apart for the three
+# colour-vision deficiencies; tests/test_palette.py measures it. Figures add a second channel as well.
+PALETTE = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e76300", "#b9ac70", "#717581",
+           "#92dadd")
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+plt.rcParams["axes.prop_cycle"] = cycler(color=PALETTE)
 
 
 def tile(images: np.ndarray, ncols: int, *, pad: int = 1) -> np.ndarray:
@@ -119,21 +128,32 @@ def plot_latent_scatter(
         0, len(codes) - 1, max_points).astype(int)
     codes, labels = codes[keep], labels[keep]
     order = np.random.default_rng(0).permutation(len(codes))  # mixed, so no digit hides under another
-    colors = [DIGIT_COLORS(int(digit) % 10) for digit in labels[order]]
+    colors = [PALETTE[int(digit) % 10] for digit in labels[order]]
     ax.scatter(codes[order, 0], codes[order, 1], s=3, alpha=0.6, c=colors, rasterized=True)
     for digit in np.unique(labels):  # legend entries only
-        ax.scatter([], [], s=3, color=DIGIT_COLORS(int(digit) % 10), label=str(digit))
+        ax.scatter([], [], s=3, color=PALETTE[int(digit) % 10], label=str(digit))
     ax.legend(title="digit", markerscale=4, loc="center left", bbox_to_anchor=(1.0, 0.5),
               frameon=False)
     if limits is not None:
         ax.set_xlim(limits)
         ax.set_ylim(limits)
+    label_clusters(ax, codes, labels)
     ax.set_aspect("equal", adjustable="box")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def label_clusters(ax: Axes, codes: np.ndarray, labels: np.ndarray) -> None:
+    """Write each digit at the median of its codes: the scatter's classes named without colour."""
+    low, high = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    for digit in np.unique(labels):
+        x, y = np.median(codes[labels == digit], axis=0)
+        if low[0] <= x <= low[1] and high[0] <= y <= high[1]:
+            ax.text(x, y, str(digit), ha="center", va="center", fontsize=12, fontweight="bold",
+                    path_effects=[path_effects.withStroke(linewidth=3, foreground="white")])
 
 
 def decode_grid(
@@ -190,25 +210,33 @@ def plot_history(
     *,
     title: str,
     keys: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
     xlabel: str = "epoch",
     ylabel: str = "loss",
     ax: Axes | None = None,
 ) -> Figure:
-    """Training curves: one line per key of a Keras History.history-like dict, x starting at 1."""
+    """Training curves: one line per key of a Keras History.history-like dict, x starting at 1.
+
+    `labels` names curves in the legend (e.g. {"val_loss": "validation"}); a key without one shows as is.
+    """
     keys = list(keys) if keys is not None else list(history)
     if not keys:
         raise ValueError("history has no curves to plot")
+    unknown = sorted(set(labels or {}) - set(keys))
+    if unknown:
+        raise ValueError(f"labels name curves {unknown} that are not plotted; plotted: {keys}")
     missing = [k for k in keys if k not in history]
     if missing:
         raise ValueError(f"history has no key(s) {missing}; available: {sorted(history)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.0))
-    for key in keys:
+    for i, key in enumerate(keys):  # colour, line style and marker: three ways to tell curves apart
         values = np.asarray(history[key], dtype=float)
         if values.ndim != 1 or not len(values):
             raise ValueError(f"history[{key!r}] must be a non-empty sequence of numbers")
-        style = "--" if key.startswith("val_") else "-"
-        ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=3, label=key)
+        style = "--" if key.startswith("val_") else LINESTYLES[i % len(LINESTYLES)]
+        ax.plot(np.arange(1, len(values) + 1), values, style, color=PALETTE[i % len(PALETTE)],
+                marker=MARKERS[i % len(MARKERS)], ms=3, label=(labels or {}).get(key, key))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     ax.set_xlabel(xlabel)

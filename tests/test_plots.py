@@ -79,6 +79,21 @@ def test_latent_scatter_colours_each_digit_and_labels_axes():
     assert ax.get_xlim() == (-4, 4)
 
 
+def test_latent_scatter_names_each_cluster_where_it_lies():
+    """The second channel beside colour: each digit written at the median of its codes."""
+    centres = np.array([[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 10, endpoint=False)]) * 3
+    labels = np.repeat(np.arange(10), 50)
+    codes = centres[labels] + np.random.default_rng(0).normal(scale=0.2, size=(500, 2))
+    ax = plots.plot_latent_scatter(codes, labels, title="t", limits=(-4, 4)).axes[0]
+    written = {t.get_text(): t.get_position() for t in ax.texts}
+    assert sorted(written) == [str(d) for d in range(10)]
+    for digit in range(10):
+        assert np.hypot(*np.subtract(written[str(digit)], centres[digit])) < 0.2
+    far = plots.plot_latent_scatter(codes + 10, labels, title="t", limits=(-4, 4)).axes[0]
+    assert not far.texts  # a cluster outside the axes gets no label drawn over the edge
+    plt.close("all")
+
+
 @pytest.mark.parametrize(
     ("codes", "labels", "message"),
     [
@@ -122,3 +137,15 @@ def test_history_plot_draws_one_line_per_key():
     with pytest.raises(ValueError, match="no key"):
         plots.plot_history(history, title="t", keys=["acc"])
     plt.close(fig)
+
+
+def test_history_curves_differ_in_more_than_colour_and_take_legend_labels():
+    history = {"loss": [3.0, 2.0], "val_loss": [3.1, 2.2], "kl": [1.0, 1.1]}
+    ax = plots.plot_history(history, title="t", labels={"val_loss": "validation"}).axes[0]
+    styles = [(line.get_linestyle(), line.get_marker(), line.get_color()) for line in ax.lines]
+    for part in range(3):
+        assert len({style[part] for style in styles}) == 3, styles
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["loss", "validation", "kl"]
+    with pytest.raises(ValueError, match=r"labels name curves \['acc'\]"):
+        plots.plot_history(history, title="t", labels={"acc": "accuracy"})
+    plt.close("all")
