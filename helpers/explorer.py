@@ -21,7 +21,7 @@ from matplotlib.widgets import Slider
 
 from helpers.config import still_widgets
 from helpers.data import as_unit_images
-from helpers.plots import plot_latent_scatter
+from helpers.plots import describe_figure, plot_latent_scatter
 
 Decoder = Callable[[np.ndarray], np.ndarray]
 
@@ -85,11 +85,13 @@ class ExplorerStill:
     def __init__(self, figure: Figure):
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=80)
+        self.alt = "A still of the latent explorer, sliders z1 and z2 at 0. " + describe_figure(figure)
         plt.close(figure)
         self.png = buffer.getvalue()
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return {"image/png": self.png, "text/plain": "<latent explorer (a still): run the cell for sliders>"}
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict, dict]:
+        text = "<latent explorer (a still): run the cell for sliders>"
+        return {"image/png": self.png, "text/plain": text}, {"image/png": {"alt": self.alt}}
 
 
 def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,

@@ -1,7 +1,9 @@
 """Figures shared by the notebooks: image grids, latent scatters, manifolds, training curves.
 
 Every function returns the matplotlib Figure; in a notebook, follow the call with plt.show().
-Importing this module makes PALETTE matplotlib's colour cycle, so "C0" to "C9" are the course's colours.
+Importing this module makes PALETTE matplotlib's colour cycle, so "C0" to "C9" are the course's colours,
+and, in a notebook, gives every figure it shows an alt text (`describe_figure`) in the output's metadata,
+which the book site puts on the figure's image.
 """
 
 from __future__ import annotations
@@ -26,6 +28,60 @@ PALETTE = ("#3f90da", "#ffa90e", "#bd1f01", "#94a4a2", "#832db6", "#a96b59", "#e
 LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 plt.rcParams["axes.prop_cycle"] = cycler(color=PALETTE)
+MAX_PANELS = 8  # described one by one in an alt text; the rest are counted
+
+
+def describe_figure(fig: Figure) -> str:
+    """A text alternative for a figure: its title, then each panel's title, axis labels and legend."""
+    panels = []
+    for ax in fig.axes:
+        parts = [ax.get_title()] if ax.get_title() else []
+        parts += [f"{name} axis: {label}" for name, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel()))
+                  if label]
+        legend = ax.get_legend()
+        if legend is not None:
+            parts.append("legend: " + ", ".join(t.get_text() for t in legend.get_texts()))
+        if parts:
+            panels.append("; ".join(parts))
+    title = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
+    if len(panels) == 1:
+        text = [f"Figure: {title}." if title else "Figure:", panels[0] + "."]
+    else:
+        text = [f"Figure: {title}." if title else f"Figure with {len(panels)} panels."]
+        text += [f"Panel {i}: {panel}." for i, panel in enumerate(panels[:MAX_PANELS], 1)]
+        if len(panels) > MAX_PANELS:
+            text.append(f"And {len(panels) - MAX_PANELS} more panels.")
+    return " ".join(text).replace("$", "")
+
+
+def _alt_text_in_notebooks() -> None:
+    """In IPython, add describe_figure's text to the metadata of every figure shown as a PNG."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    plt.switch_backend(plt.get_backend())  # the inline backend registers its PNG formatter now, before ours
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        draw = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(draw, "adds_alt_text", False):
+        return  # this module was imported before
+
+    def with_alt_text(fig: Figure):
+        data = draw(fig)
+        data, metadata = data if isinstance(data, tuple) else (data, {})
+        return data, {**(metadata or {}), "alt": describe_figure(fig)}
+
+    with_alt_text.adds_alt_text = True
+    formatter.for_type(Figure, with_alt_text)
+
+
+_alt_text_in_notebooks()
 
 
 def tile(images: np.ndarray, ncols: int, *, pad: int = 1) -> np.ndarray:

@@ -92,6 +92,16 @@ def test_figures_gifs_and_the_explorers_still_are_on_the_pages(visited, site):
     assert len(list((site / "_images").glob("*.png"))) >= 30
 
 
+def test_every_image_on_a_page_has_an_alt_text_that_says_what_it_shows(site):
+    """Not its file name: a figure's title, panels and axes, a GIF's own description (issue #35)."""
+    for page in PAGES:
+        for tag in re.findall(r"<img\b[^>]*>", (site / page).read_text()):
+            alt = html.unescape(re.search(r'\balt="([^"]*)"', tag).group(1)) if " alt=" in tag else ""
+            shown = re.search(r'\bsrc="([^"]{0,60})', tag).group(1)
+            assert len(alt.split()) >= 3, f"{page}: an image ({shown}...) with alt {alt!r}"
+            assert not re.search(r"\.(png|gif|svg|jpe?g)\b|_images/", alt), f"{page}: {alt!r} is a file name"
+
+
 def test_the_landing_page_is_the_course_map_and_the_guides_are_pages(visited):
     base, pages, *_ = visited
     intro = pages["intro.html"]

@@ -82,3 +82,12 @@ def test_the_explorer_widget_redraws_when_a_slider_moves(codes_and_labels):
     sliders[0].value = 1.5
     sliders[1].value = -2.0
     assert [d.tolist() for d in decoded[1:]] == [[[1.5, 0.0]], [[1.5, -2.0]]]
+
+
+def test_the_still_carries_an_alt_text_saying_what_it_shows(codes_and_labels, monkeypatch):
+    monkeypatch.setenv("COURSE_STILL_WIDGETS", "1")
+    still = explorer.latent_explorer(fake_decode, *codes_and_labels, title="Codes of the test digits")
+    data, metadata = still._repr_mimebundle_()
+    assert data["image/png"].startswith(b"\x89PNG")
+    alt = metadata["image/png"]["alt"]
+    assert alt.startswith("A still of the latent explorer") and "Codes of the test digits" in alt

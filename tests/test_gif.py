@@ -57,10 +57,10 @@ def test_show_gif_is_an_img_tag_holding_the_animated_gif(tmp_path):
     out = gif.frames_to_gif(tmp_path, tmp_path / "a.gif")
     from IPython.core.formatters import DisplayFormatter  # what a kernel turns an output into
 
-    bundle, _ = DisplayFormatter().format(gif.show_gif(out, width=300))
+    bundle, _ = DisplayFormatter().format(gif.show_gif(out, alt="two frames, <white> & black", width=300))
     assert set(bundle) == {"text/html", "text/plain"}  # no image/gif: not every front end animates it
-    match = re.fullmatch(r'<img src="data:image/gif;base64,([A-Za-z0-9+/=]+)" alt="a.gif" width="300"/>',
-                         bundle["text/html"])
+    match = re.fullmatch(r'<img src="data:image/gif;base64,([A-Za-z0-9+/=]+)" '
+                         r'alt="two frames, &lt;white&gt; &amp; black" width="300"/>', bundle["text/html"])
     assert match is not None, bundle["text/html"][:80]
     assert base64.b64decode(match.group(1)) == out.read_bytes()
     assert iio.imread(base64.b64decode(match.group(1)), index=None, extension=".gif").shape[0] == 2
@@ -72,4 +72,6 @@ def test_show_gif_refuses_what_is_not_a_gif(tmp_path):
         gif.show_gif(tmp_path / "fake.gif")
     gif.save_frame(_frame(0.0), tmp_path, 0)
     with pytest.raises(ValueError, match="positive number of pixels"):
-        gif.show_gif(gif.frames_to_gif(tmp_path, tmp_path / "a.gif"), width=0)
+        gif.show_gif(gif.frames_to_gif(tmp_path, tmp_path / "a.gif"), alt="one white frame", width=0)
+    with pytest.raises(ValueError, match="alt must say in a few words"):
+        gif.show_gif(tmp_path / "a.gif", alt="")

@@ -1,6 +1,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from helpers import plots
 from helpers.data import as_unit_images
@@ -149,3 +150,40 @@ def test_history_curves_differ_in_more_than_colour_and_take_legend_labels():
     with pytest.raises(ValueError, match=r"labels name curves \['acc'\]"):
         plots.plot_history(history, title="t", labels={"acc": "accuracy"})
     plt.close("all")
+
+
+def test_a_figure_is_described_by_its_titles_axes_and_legends():
+    fig, (left, right) = plt.subplots(1, 2)
+    fig.suptitle("Two views")
+    left.plot([0, 1], label="training")
+    left.legend()
+    left.set(title="Loss", xlabel="epoch", ylabel="nats per image")
+    right.set(title="Codes", xlabel="$z_1$")
+    assert plots.describe_figure(fig) == (
+        "Figure: Two views. Panel 1: Loss; x axis: epoch; y axis: nats per image; legend: training. "
+        "Panel 2: Codes; x axis: z_1.")
+    many, axes = plt.subplots(1, 10)
+    for i, ax in enumerate(axes):
+        ax.set_title(f"seed {i}")
+    assert plots.describe_figure(many).endswith("Panel 8: seed 7. And 2 more panels.")
+    plt.close("all")
+
+
+def test_figures_shown_in_a_kernel_carry_their_alt_text():
+    """What a notebook's output holds: the PNG and, in its metadata, the figure's description."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.display_formatter.formatters["image/png"].for_type(
+            Figure, lambda fig: b"png")  # what the inline backend registers, in short
+        plots._alt_text_in_notebooks()
+        fig, ax = plt.subplots()
+        ax.set_title("Codes")
+        data, metadata = shell.display_formatter.format(fig)
+        assert data["image/png"] == b"png" and metadata["image/png"] == {"alt": "Figure: Codes."}
+        plots._alt_text_in_notebooks()  # imported twice: described once
+        assert shell.display_formatter.format(fig)[1]["image/png"] == {"alt": "Figure: Codes."}
+    finally:
+        InteractiveShell.clear_instance()
+        plt.close("all")

@@ -9,6 +9,8 @@ the committed full-mode run. Changes from the committed files, made in the stage
   (Colab and Binder, in the top bar);
 - links between the README, the guides and the notebooks stay links within the site; links to other
   files of the repository point at it on GitHub;
+- each figure's image gets the alt text its notebook output carries (helpers.plots.describe_figure, in
+  the output's metadata): MyST-NB names the image by its bytes' SHA-256 and gives it that name as alt;
 - MathJax 3 is served from the site itself (npm's `mathjax`, installed once into outputs/book/vendor):
   a page makes no request to the internet to render its maths, and search runs in the browser.
 
@@ -18,6 +20,9 @@ The site is outputs/book/_build/html; open index.html, or serve the folder with 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import html as html_escape
 import posixpath
 import re
 import shutil
@@ -46,6 +51,7 @@ LANDING_SECTIONS = ("## Course map",)  # after the README's introduction, the la
 # The guides of docs/, in the order of the book's "Guides" part (a test checks that none is left out)
 GUIDES = ("course-map", "teaching", "testing", "benchmarks", "colab", "data", "troubleshooting")
 MARKDOWN_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
+IMAGE_TAG = re.compile(r'<img alt="[^"]*" src="([^"]*_images/([0-9a-f]{64})\.png)"')
 
 
 def install_mathjax(vendor: Path) -> Path:
@@ -106,6 +112,32 @@ def book_notebook(nb: dict) -> dict:
         if has_tag(cell, COLAB_TAG):
             cell["metadata"]["tags"].append("remove-cell")
     return nb
+
+
+def figure_alt_texts(nb: dict) -> dict[str, str]:
+    """Each PNG output's alt text, by the SHA-256 of its bytes (MyST-NB's name for the image file)."""
+    alts = {}
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if alt and "image/png" in output.get("data", {}):
+                alts[hashlib.sha256(base64.b64decode(output["data"]["image/png"])).hexdigest()] = alt
+    return alts
+
+
+def add_alt_texts(site: Path, alts: dict[str, str]) -> None:
+    """Replace the file-name alt of every figure image on the site's pages by the figure's alt text."""
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        def describe(match: re.Match) -> str:
+            alt = alts.get(match.group(2))
+            if alt is None:
+                return match.group(0)
+            return f'<img alt="{html_escape.escape(alt)}" src="{match.group(1)}"'
+
+        described = IMAGE_TAG.sub(describe, text)
+        if described != text:
+            page.write_text(described)
 
 
 def book_config(repo: str) -> str:
@@ -176,13 +208,17 @@ def build(out: Path | None = None, root: Path = ROOT) -> Path:
     """Stage and build the site under `out` (outputs/book by default); returns the html folder."""
     out = out or output_path("book")
     src = out / "src"
-    stage(src, root)
+    staged = stage(src, root)
     html = out / "_build" / "html"
     if html.parent.exists():
         shutil.rmtree(html.parent)
     jupyter_book = str(Path(sys.executable).parent / "jupyter-book")
     command = [jupyter_book, "build", str(src), "--path-output", str(out), "--warningiserror", "--quiet"]
     subprocess.run(command, check=True)
+    alts = {}
+    for path in staged:
+        alts.update(figure_alt_texts(read_notebook(path)))
+    add_alt_texts(html, alts)
     return html
 
 
