@@ -104,8 +104,8 @@ execute: $(VENV)/.test-stamp $(CLASSIFIER)  ## Re-run the notebooks in FULL mode
 bench: $(VENV)/.test-stamp $(CLASSIFIER)  ## Benchmarks (PART=vae|conditional|cgan|protocol, COLLECT=1): benchmarks/results.*
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
-margins: $(VENV)/.test-stamp $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS=...)
-	$(BIN)/python -m tools.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
+margins: $(VENV)/.test-stamp $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS=...; FULL=1: full-mode bounds, margins-full.md)
+	$(BIN)/python -m tools.margins $(if $(SEEDS),--seeds $(SEEDS),) $(if $(PART),--part $(PART),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),) $(if $(FULL),--full,)
 
 clean:  ## Remove generated outputs (keeps .venv and the data cache)
 	rm -rf outputs student .pytest_cache .ruff_cache

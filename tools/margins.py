@@ -1,10 +1,12 @@
 """`make margins`: every statistical check, run under several seeds, and how far each stays from its bound.
 
-Each seed runs the notebooks (quick mode, under nbval, each in a fresh output folder so that nothing
-resumes) and the unit tests that check measured numbers, with $COURSE_SEED set and every `expect` call
-logged ($COURSE_CHECK_LOG). The table gives, per check, its bound, the worst value seen, the seed-to-seed
-spread (standard deviation) and the margin between the two. The rule the bounds are set by: the margin
-is at least three times the spread, so that another machine's numbers do not fail by chance.
+Each seed runs the notebooks (quick mode, or full mode with --full, under nbval, each in a fresh output
+folder so that nothing resumes) and the unit tests that check measured numbers, with $COURSE_SEED set
+and every `expect` call logged ($COURSE_CHECK_LOG). The table gives, per check, its bound, the worst
+value seen, the seed-to-seed spread (standard deviation) and the margin between the two. The rule the
+bounds are set by: the margin is at least three times the spread, so that another machine's numbers do
+not fail by chance. Quick mode writes benchmarks/margins.md; full mode (the bounds of RUN.by_mode's
+full=, the notebooks only) benchmarks/margins-full.md.
 """
 
 from __future__ import annotations
@@ -62,10 +64,12 @@ def pytest_targets(part: str, notebooks: list[str] | None = None) -> list[str]:
     return {"tests": tests, "notebooks": ["notebooks"], "all": [*tests, "notebooks"]}[part]
 
 
-def run_seed(seed: int, log: Path, workdir: Path, targets: list[str]) -> int:
+def run_seed(seed: int, log: Path, workdir: Path, targets: list[str], *, full: bool = False) -> int:
     """Run the notebooks and/or the statistical unit tests under one seed; return pytest's exit code."""
     env = dict(os.environ, COURSE_QUICK="1", COURSE_SEED=str(seed), COURSE_CHECK_LOG=str(log),
                COURSE_OUTPUT_DIR=str(workdir / "outputs"))
+    if full:
+        del env["COURSE_QUICK"]
     command = [sys.executable, "-m", "pytest", *targets, *nbval_flags(), "-p", "no:cacheprovider", "-q",
                "--no-header", "-rf"]
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
@@ -111,15 +115,18 @@ def _bound(row: dict) -> str:
     return " and ".join(parts)
 
 
-def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "") -> str:
-    """benchmarks/margins.md: the margins table, weakest check first (the closest to failing on top)."""
+def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "", *,
+             full: bool = False) -> str:
+    """benchmarks/margins(-full).md: the margins table, weakest check first (closest to failing on top)."""
+    mode = "Full mode, the notebooks only" if full else "Quick mode"
+    unmeasured = ("" if full else " Full-mode bounds (RUN.by_mode's full=) are measured by `make margins "
+                  "FULL=1`: [margins-full.md](margins-full.md).")
     lines = ["# How far each check is from failing", "",
              "Written by `make margins` (`tools/margins.py`), weakest check first; "
              "[docs/testing.md](../docs/testing.md) says how the table is made.", "",
-             f"Quick mode, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
+             f"{mode}, seeds {', '.join(map(str, seeds))} ({minutes:.0f} min on {os.cpu_count()} cores). "
              f"Spread: standard deviation over seeds. Margin: worst value to bound. "
-             f"Rule: margin >= {REQUIRED_RATIO:.0f} x spread. Full-mode bounds (RUN.by_mode's full=) are not "
-             f"measured here: the committed full runs show them.{note}", "",
+             f"Rule: margin >= {REQUIRED_RATIO:.0f} x spread.{unmeasured}{note}", "",
              "| check | bound | worst value seen | spread | margin | margin / spread |",
              "|---|---|---|---|---|---|"]
     for row in rows:
@@ -135,6 +142,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.margins", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--full", action="store_true",
+                        help="full mode: the notebooks' full-mode bounds (with --notebooks, some notebooks)")
     parser.add_argument("--part", choices=["all", "tests", "notebooks"], default="all",
                         help="what to run (a whole new table comes from 'all')")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME", default=None,
@@ -145,20 +154,26 @@ def main() -> int:
         parser.error("give at least two seeds: the spread needs them")
     if args.notebooks and args.part == "notebooks":
         parser.error("--notebooks names the notebooks to re-measure; leave --part notebooks out")
-    partial = bool(args.notebooks) or args.part != "all"
-    if partial and not (args.out / "margins.json").exists():
+    if args.full and args.part == "tests":
+        parser.error("--full measures the notebooks' full-mode bounds: the unit tests have none")
+    part = "notebooks" if args.full else args.part
+    stem = "margins-full" if args.full else "margins"
+    partial = bool(args.notebooks) or part != "all"
+    if args.full:  # the first full-mode table may measure some notebooks only; later ones update it
+        partial = bool(args.notebooks) and (args.out / f"{stem}.json").exists()
+    elif partial and not (args.out / f"{stem}.json").exists():
         parser.error(f"--notebooks and --part update the rows of an existing table, and "
                      f"{args.out / 'margins.json'} does not exist: run `make margins` first")
     unknown = [name for name in args.notebooks or [] if name not in notebook_names()]
     if unknown:
         parser.error(f"no such notebook(s) under notebooks/: {', '.join(unknown)} (give names like 08_cgan)")
     start, records, exit_codes = time.perf_counter(), [], {}
-    targets = pytest_targets(args.part, args.notebooks)
+    targets = pytest_targets(part, args.notebooks)
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             log = Path(tmp) / f"checks-{seed}.jsonl"
             print(f"== seed {seed}", flush=True)
-            exit_codes[seed] = run_seed(seed, log, Path(tmp) / f"seed-{seed}", targets)
+            exit_codes[seed] = run_seed(seed, log, Path(tmp) / f"seed-{seed}", targets, full=args.full)
             records += [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     minutes = (time.perf_counter() - start) / 60
     rows = summarise(records, n_seeds=len(args.seeds))
@@ -166,13 +181,15 @@ def main() -> int:
     result = {"seeds": args.seeds, "minutes": minutes, "pytest_exit_codes": exit_codes, "rows": rows}
     note = ""
     if partial:
-        what = ([*(["tests"] if args.part == "tests" else []), *(f"notebooks/{n}" for n in args.notebooks)]
-                if args.notebooks else [args.part])
-        result, note = merge_remeasured(json.loads((args.out / "margins.json").read_text()), result, what)
+        what = ([*(["tests"] if part == "tests" else []), *(f"notebooks/{n}" for n in args.notebooks)]
+                if args.notebooks else [part])
+        result, note = merge_remeasured(json.loads((args.out / f"{stem}.json").read_text()), result, what)
         rows = result["rows"]
-    (args.out / "margins.json").write_text(json.dumps(result, indent=1))
-    table = markdown(rows, result["seeds"], result["minutes"], note)
-    (args.out / "margins.md").write_text(table)
+    elif args.full and args.notebooks:
+        note = f" Measured: {', '.join(args.notebooks)} only."
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    table = markdown(rows, result["seeds"], result["minutes"], note, full=args.full)
+    (args.out / f"{stem}.md").write_text(table)
     print(table)
     weak = [row["check"] for row in rows if not row["ok"]]
     print(f"{len(rows)} checks; not ok: {weak or 'none'}; pytest exit codes {exit_codes}")
