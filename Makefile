@@ -35,7 +35,7 @@ $(VENV)/.%-stamp: pyproject.toml | $(BIN)/python
 $(DATA): | $(VENV)/.lab-stamp
 	$(BIN)/python -m helpers.data
 
-# The classifier that scores notebooks 06 and 08, trained once (benchmarks/timings.md has its time) and cached.
+# The classifier that scores notebooks 06, 08 and 09, trained once (benchmarks/timings.md has its time) and cached.
 # `make test` prepares it before the suite; in `make lab`, notebook 06 trains it on first use.
 $(CLASSIFIER): | $(DATA)
 	$(BIN)/python -m helpers.classifier --out $@

@@ -12,8 +12,8 @@ mode, in a fresh output folder (so nothing resumes from old checkpoints), or wit
 them from the last `make execute`, and collects the scores they save (helpers.scoring: conditional
 accuracy, worst digit, Fréchet distance against the fair floor, precision and recall, sharpness,
 diversity) and the notebooks' running times. The third (`--part cgan`, benchmarks/cgan.py) races
-notebook 08's CGAN against the keras-io recipe and a conditional VAE on the same networks. The fourth
-(`--part protocol`, benchmarks/protocol.py) scores notebook 05's model under four evaluation protocols
+notebook 08's CGAN against the keras-io recipe and notebook 09's conditional VAE on the same networks. The
+fourth (`--part protocol`, benchmarks/protocol.py) scores notebook 05's model under four evaluation protocols
 (threshold or dynamic binarisation, for training and for the test set) against its exact likelihood. Results
 go to benchmarks/results.json and, as Markdown tables, to benchmarks/results.md (docs/benchmarks.md links
 it; nothing else is written). `--part` runs one part and keeps the other parts' previous results.

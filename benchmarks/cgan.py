@@ -1,10 +1,10 @@
 """`make bench PART=cgan`: notebook 08's conditional GAN against the Keras examples' recipe, side by side,
-and against a conditional convolutional VAE built from the GAN's own networks.
+and against notebook 09's conditional convolutional VAE, built from the GAN's own networks.
 
 The three models train on MNIST's training split in the same process, for the same wall-clock budget,
 in alternating slices of a minute or so (so that a slow spell of the machine costs all the same).
-The course's models are not copied here: the cells of notebook 08 tagged `course-model` are executed
-(the GAN of its sections 3 and 4, the VAE of section 11), so the benchmark measures exactly what
+The course's models are not copied here: the cells tagged `course-model` are executed (the GAN of
+notebook 08's sections 3 and 4, the VAE of notebook 09's section 3), so the benchmark measures exactly what
 students read. The reference is benchmarks/keras_cgan.py.
 
 At regular points of each model's training time, training pauses and the generator is scored with
@@ -34,7 +34,8 @@ from helpers.scoring import RealDigits, real_digits, score_generator
 from helpers.vae import kl_to_standard_normal
 from tools.course import load_course_model, notebook_path
 
-NOTEBOOK = notebook_path("08_cgan")
+NOTEBOOK = notebook_path("08_cgan")  # the GAN
+CVAE_NOTEBOOK = notebook_path("09_judging_generators")  # the VAE on the GAN's networks
 FULL = {"budget_seconds": 600.0, "slice_seconds": 60.0}  # each model trains 10 min, scored every minute
 SMOKE = {"budget_seconds": 12.0, "slice_seconds": 6.0, "n_train": 4096}
 # Scores in which higher is better, and the one in which lower is: "reached" means all at once.
@@ -80,13 +81,13 @@ class Contender:
 COURSE_NAMES = ("BATCH_SIZE", "FULL_EPOCHS", "NOISE_DIM", "make_generator", "make_discriminator",
                 "make_optimizer", "make_train_step")  # notebook 08 must define them
 CVAE_NAMES = ("CVAE_BATCH_SIZE", "CVAE_LEARNING_RATE", "CVAE_CODE_DIM", "make_conv_encoder",
-              "make_conv_decoder", "make_cvae_train_step")
+              "make_conv_decoder", "make_cvae_train_step")  # and notebook 09 these
 
 
-def _check_defined(course: dict, names: tuple[str, ...]) -> None:
+def _check_defined(course: dict, names: tuple[str, ...], notebook: str = "08") -> None:
     missing = [name for name in names if name not in course]
     if missing:
-        raise ValueError(f"notebook 08's course-model cells do not define {', '.join(missing)}")
+        raise ValueError(f"notebook {notebook}'s course-model cells do not define {', '.join(missing)}")
 
 
 def course_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray,
@@ -117,11 +118,11 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
 
 
 def cvae_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:
-    """Notebook 08's conditional conv VAE (section 11): its encoder, decoder and step, built fresh.
+    """Notebook 09's conditional conv VAE (section 3): its encoder, decoder and step, built fresh.
 
     It samples as notebook 06 does: a code z ~ N(0, I), decoded with the label, the pixels' Bernoulli means.
     """
-    _check_defined(course, CVAE_NAMES)
+    _check_defined(course, CVAE_NAMES, "09")
     encoder, decoder = course["make_conv_encoder"](), course["make_conv_decoder"]()
     optimizer = keras.optimizers.Adam(course["CVAE_LEARNING_RATE"])
     step = course["make_cvae_train_step"](encoder, decoder, optimizer, seed)
@@ -133,7 +134,7 @@ def cvae_contender(course: dict, train_images: np.ndarray, train_labels: np.ndar
         logits = decoder.predict([code, labels], batch_size=500, verbose=0)
         return keras.ops.convert_to_numpy(keras.ops.sigmoid(logits))
 
-    return Contender("conv conditional VAE (notebook 08)", step, iter(dataset), generate,
+    return Contender("conv conditional VAE (notebook 09)", step, iter(dataset), generate,
                      course["CVAE_CODE_DIM"], len(train_images) // batch,
                      networks={"encoder": encoder, "decoder": decoder, "optimizer": optimizer})
 
@@ -209,7 +210,7 @@ def final_scores(curve: list[dict], last: int = 3) -> dict:
 
 
 def run_cgan(smoke: bool = False, seed: int = 0) -> tuple[dict, dict[str, np.ndarray]]:
-    """Race notebook 08's CGAN against the keras-io recipe and its conv CVAE.
+    """Race notebook 08's CGAN against the keras-io recipe and notebook 09's conv CVAE.
 
     Returns the curves and summary (for results.json), and each model's final sample grid (for the figure).
     """
@@ -220,9 +221,10 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> tuple[dict, dict[str, np.nda
     classifier = load_classifier()
     reference_digits = real_digits(classifier, all_train, all_labels, test_images, test_labels, seed=seed)
     course = load_course_model(NOTEBOOK, extra={"NUM_CLASSES": NUM_CLASSES})
+    cvae_course = load_course_model(CVAE_NOTEBOOK, extra={"NUM_CLASSES": NUM_CLASSES})
     course_side = course_contender(course, train_images, train_labels, seed)
     reference_side = reference_contender(train_images, train_labels, seed)
-    cvae_side = cvae_contender(course, train_images, train_labels, seed)
+    cvae_side = cvae_contender(cvae_course, train_images, train_labels, seed)
     contenders = [course_side, reference_side, cvae_side]
     race(contenders, classifier, reference_digits, cfg, seed)
     seconds_per_step = reference_side.train_seconds / max(reference_side.steps, 1)
@@ -233,7 +235,7 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> tuple[dict, dict[str, np.nda
                    "reference_batch": keras_cgan.BATCH_SIZE, "label_layout": keras_cgan.LABEL_LAYOUT},
         "course": {"curve": course_side.curve, "first_step_seconds": course_side.first_step_seconds},
         "cvae": {"curve": cvae_side.curve, "first_step_seconds": cvae_side.first_step_seconds,
-                 "batch": course["CVAE_BATCH_SIZE"], "code_dim": course["CVAE_CODE_DIM"],
+                 "batch": cvae_course["CVAE_BATCH_SIZE"], "code_dim": cvae_course["CVAE_CODE_DIM"],
                  "kl_per_dimension": kl.tolist(), "active_units": int(np.sum(kl > ACTIVE_NATS))},
         "reference": {"curve": reference_side.curve, "first_step_seconds": reference_side.first_step_seconds,
                       "seconds_per_step": seconds_per_step,
@@ -258,7 +260,7 @@ def summarise(results: dict) -> dict:
                      seconds_to_its_final=first_reach(reference["curve"], target),
                      at_chance=target["accuracy"] < 2 / NUM_CLASSES)
     course.update(final=final_scores(course["curve"]), seconds_to_reference_final=course_reach)
-    if "cvae" in results:  # the VAE of notebook 08, section 11 (absent from older results)
+    if "cvae" in results:  # the VAE of notebook 09, section 3 (absent from older results)
         cvae = results["cvae"]
         cvae.update(final=final_scores(cvae["curve"]),
                     seconds_to_reference_final=first_reach(cvae["curve"], target))

@@ -1,4 +1,4 @@
-"""A small MNIST CNN, trained once and cached, that scores generated digits (notebooks 06 and 08).
+"""A small MNIST CNN, trained once and cached, that scores generated digits (notebooks 06, 08 and 09).
 
 Its predicted labels measure conditional accuracy; its penultimate layer ("features") gives the
 feature vectors that helpers.scoring compares generated and real digits with.

@@ -60,7 +60,7 @@ collect_ignore = ["colab"]
 
 @pytest.fixture(scope="session")
 def reference(brief_classifier, mnist):
-    """Test half B's digits and the fair floors, under the brief classifier, as notebooks 06 and 08 score."""
+    """Test half B's digits and the fair floors, under the brief classifier, as 06, 08 and 09 score."""
     from helpers.scoring import real_digits
 
     (x_train, y_train), (x_test, y_test) = mnist

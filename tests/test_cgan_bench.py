@@ -103,8 +103,8 @@ def test_the_course_step_trains_on_the_notebooks_cosine_schedule(mnist):
 
 
 @pytest.mark.slow
-def test_the_vae_of_section_11_trains_samples_and_reports_its_active_units(mnist, tmp_path):
-    course = load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
+def test_the_vae_of_notebook_09_trains_samples_and_reports_its_active_units(mnist, tmp_path):
+    course = load_course_model(cgan.CVAE_NOTEBOOK, extra={"NUM_CLASSES": 10})
     (x, y), _ = mnist
     side = cgan.cvae_contender(course, x[:256], y[:256], seed=0)
     encoder, decoder = side.networks["encoder"], side.networks["decoder"]

@@ -132,3 +132,40 @@ def test_a_generator_that_draws_label_minus_5_for_half_the_digits_fails_the_per_
     with planted_bug():  # but the per-digit check notices
         expect("labels 5-9 drawn as 0-4, share of digits at twice chance",
                scores.share_of_digits_at_twice_chance, above=notebook_bound("08_cgan", check, "above"))
+
+
+@pytest.mark.parametrize("bug", ["target 0 for the generated images", "the game's own log(1 - D), minimised"])
+def test_a_wrong_generator_loss_fails_notebook_08s_check_at_a_rejected_image(bug):
+    import tensorflow as tf
+
+    course = load_course_model(notebook_path("08_cgan"), extra={"NUM_CLASSES": 10})
+    wrong = {"target 0 for the generated images": lambda logits: tf.reduce_mean(
+                 tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(logits), logits=logits)),
+             "the game's own log(1 - D), minimised": lambda logits: tf.reduce_mean(-tf.nn.softplus(logits))}
+    zeros, rejected = tf.zeros((8, 1)), tf.fill((8, 1), -2.0)
+    if bug.startswith("target 0"):  # at D = 1/2 it gives log 2, as the right loss does: hence logit -2
+        assert float(wrong[bug](zeros)) == pytest.approx(np.log(2))
+    check = "08 L_G at logit -2 (a rejected image), |L_G - softplus(2)|"
+    bound = notebook_bound("08_cgan", check, "below")
+    right = float(course["generator_loss"](rejected))
+    expect("the notebook's L_G", abs(right - np.logaddexp(0.0, 2.0)), below=bound)
+    with planted_bug():
+        expect(f"L_G with {bug}", abs(float(wrong[bug](rejected)) - np.logaddexp(0.0, 2.0)), below=bound)
+
+
+@pytest.mark.parametrize("bug", ["product from s = 0, with a 1", "product from s = 2",
+                                 "alpha_bar[t] for step t"])
+def test_alpha_bar_one_index_off_fails_notebook_09s_first_step_check(bug):
+    betas = np.linspace(1e-4, 0.02, 1000)  # notebook 09's schedule, its chains and its first step
+    rng = np.random.default_rng(0)
+    x = np.sqrt(1.0 - betas[0]) * np.zeros((2000, 784)) + np.sqrt(betas[0]) * rng.standard_normal((2000, 784))
+    variance = x.var(axis=0).mean()
+    right = np.cumprod(1.0 - betas)[0]
+    wrong = {"product from s = 0, with a 1": np.cumprod(np.r_[1.0, 1.0 - betas])[0],
+             "product from s = 2": np.cumprod(1.0 - betas[1:])[0],
+             "alpha_bar[t] for step t": np.cumprod(1.0 - betas)[1]}[bug]
+    check = "09 diffusion, chains' variance after 1 step / closed form 1 - alpha_bar_1"
+    above, below = (notebook_bound("09_judging_generators", check, side) for side in ("above", "below"))
+    expect("the right alpha_bar_1", variance / (1 - right), above=above, below=below)
+    with planted_bug(), np.errstate(divide="ignore"):
+        expect(f"alpha_bar with the {bug}", variance / (1 - wrong), above=above, below=below)
