@@ -73,7 +73,7 @@ def frames_to_gif(
     return gif_path
 
 
-def show_gif(gif_path: str | Path, *, alt: str | None = None, width: int | None = None):
+def show_gif(gif_path: str | Path, *, alt: str, width: int | None = None):
     """Display a GIF inline, animated in JupyterLab, Colab and saved notebooks (an HTML <img>, data embedded).
 
     `alt` says what the animation shows, for screen readers and the book site (not its file name).
@@ -91,8 +91,7 @@ def show_gif(gif_path: str | Path, *, alt: str | None = None, width: int | None 
         raise ValueError(f"{path} is not a GIF file")
     if width is not None and (not isinstance(width, (int, np.integer)) or width < 1):
         raise ValueError(f"width must be a positive number of pixels, got {width!r}")
-    alt = f"animation: {path.name}" if alt is None else alt  # TEMPORARY until 08 and 09 pass one
-    if not isinstance(alt, str) or len(alt.split()) < 2:
+    if not isinstance(alt, str) or len(alt.split()) < 3:
         raise ValueError(f"alt must say in a few words what the animation shows, got {alt!r}")
     size = f' width="{int(width)}"' if width is not None else ""
     encoded = base64.b64encode(data).decode("ascii")

@@ -48,7 +48,7 @@ def test_gif_errors_are_explicit(tmp_path):
     with pytest.raises(ValueError, match="same size"):
         gif.frames_to_gif(paths, tmp_path / "a.gif")
     with pytest.raises(ValueError, match="no GIF"):
-        gif.show_gif(tmp_path / "missing.gif")
+        gif.show_gif(tmp_path / "missing.gif", alt="a missing animation")
 
 
 def test_show_gif_is_an_img_tag_holding_the_animated_gif(tmp_path):
@@ -69,7 +69,7 @@ def test_show_gif_is_an_img_tag_holding_the_animated_gif(tmp_path):
 def test_show_gif_refuses_what_is_not_a_gif(tmp_path):
     (tmp_path / "fake.gif").write_bytes(b"\x89PNG\r\n")
     with pytest.raises(ValueError, match="not a GIF"):
-        gif.show_gif(tmp_path / "fake.gif")
+        gif.show_gif(tmp_path / "fake.gif", alt="not an animation")
     gif.save_frame(_frame(0.0), tmp_path, 0)
     with pytest.raises(ValueError, match="positive number of pixels"):
         gif.show_gif(gif.frames_to_gif(tmp_path, tmp_path / "a.gif"), alt="one white frame", width=0)
