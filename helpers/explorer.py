@@ -7,6 +7,11 @@ A saved notebook keeps a widget only as its text ("VBox(children=..."), which is
 course's website and a notebook opened without running show. So `make execute`, which writes the
 committed outputs, sets COURSE_STILL_WIDGETS=1, and the explorer then shows a still picture of
 itself (its sliders and the decoded digit) instead; run the cell to get the live sliders.
+
+From the keyboard: Tab moves to a slider and the arrow keys move it by one step (0.05 by default);
+the figure redraws at once. Each slider is labelled `z1` or `z2` and carries a tooltip saying which code
+number it sets (`SLIDER_TOOLTIPS`: ipywidgets puts it in the slider's title, which screen readers read
+as its description).
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from helpers.data import as_unit_images
 from helpers.plots import describe_figure, plot_latent_scatter
 
 Decoder = Callable[[np.ndarray], np.ndarray]
+SLIDER_TOOLTIPS = {
+    "z1": "z1, the first code number: where the point is across the scatter (arrow keys move it)",
+    "z2": "z2, the second code number: where the point is up the scatter (arrow keys move it)",
+}
 
 
 def _check_point(point) -> np.ndarray:
@@ -97,7 +106,10 @@ class ExplorerStill:
 def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
                     limits: tuple[float, float] = (-4.0, 4.0), step: float = 0.05,
                     title: str = "Latent space"):
-    """Two sliders (z1, z2) that redraw `draw_latent_point` live; display the returned widget."""
+    """Two sliders (z1, z2) that redraw `draw_latent_point` live; display the returned widget.
+
+    The sliders are labelled and work from the keyboard (Tab to one, then the arrow keys): module doc.
+    """
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -107,8 +119,9 @@ def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
     if still_widgets():
         return ExplorerStill(explorer_still(decode, (0.0, 0.0), codes, labels, limits=limits, title=title))
     sliders = [widgets.FloatSlider(value=0.0, min=low, max=high, step=step, description=name,
-                                   continuous_update=True, readout_format=".2f")
-               for name in ("z1", "z2")]
+                                   tooltip=tooltip, tabbable=True, continuous_update=True,
+                                   readout_format=".2f")
+               for name, tooltip in SLIDER_TOOLTIPS.items()]
     output = widgets.Output()
 
     def redraw(_change=None) -> None:

@@ -3,6 +3,8 @@
 Every page loads; its maths is rendered by the site's own MathJax; every image and GIF loads; no
 internal link or anchor is broken; search finds a word; the launch buttons open the page's notebook
 in Colab and Binder; and no request leaves the machine. Screenshots go to outputs/book/screenshots.
+Every page passes axe-core's audit of WCAG 2.1 A and AA with no serious or critical violation, and its
+formulas carry MathJax's assistive MathML for screen readers (docs/accessibility.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from helpers.config import output_path
-from tests.browsing import CHROMIUM, browser_page, leaves_the_machine, serve
+from tests.browsing import (
+    CHROMIUM,
+    axe_audit,
+    browser_page,
+    install_axe,
+    leaves_the_machine,
+    serious_violations,
+    serve,
+)
 from tools import book
 from tools.course import notebook_names, notebook_path, read_notebook, repo_from_pyproject
 
@@ -40,7 +50,7 @@ def visited(site):
     """Each page as the browser saw it: maths, images, links, text; plus every request made."""
     shots = output_path("book", "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
-    pages = {}
+    pages, axe_js = {}, install_axe()
     with serve(site) as base, browser_page() as (page, requests):
         assert page.goto(base).ok  # index.html sends the reader to the landing page
         page.wait_for_url(re.compile(r"intro\.html$"))
@@ -53,11 +63,13 @@ def visited(site):
             pages[name] = {
                 "status": response.status,
                 "maths": page.locator("mjx-container").count(),
+                "spoken_maths": page.locator("mjx-container mjx-assistive-mml math").count(),
                 "math_errors": page.locator("mjx-merror").count(),
                 "broken_images": page.evaluate(BROKEN_IMAGES),
                 "gifs": page.locator('img[src^="data:image/gif"]').count(),
                 "links": page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)"),
                 "text": page.inner_text("main"),
+                "violations": axe_audit(page, axe_js),
             }
             page.screenshot(path=str(shots / f"{name.replace('/', '_')}.png"))
         page.goto(base + "search.html?q=reparameterization")
@@ -81,6 +93,22 @@ def test_every_page_loads_with_its_maths_and_images(visited):
         assert seen["math_errors"] == 0, name
         if name.startswith("notebooks/"):
             assert seen["maths"] >= 10, f"{name}: only {seen['maths']} formulas rendered"
+
+
+def test_every_page_passes_an_axe_audit_of_wcag_21_a_and_aa(visited):
+    """axe-core in Chromium, after the maths and images: no serious or critical violation on any page."""
+    _, pages, *_ = visited
+    assert len(pages) == len(PAGES)
+    found = serious_violations({name: seen["violations"] for name, seen in pages.items()})
+    assert not found, "axe-core's serious and critical violations:\n" + "\n".join(found)
+
+
+def test_the_maths_is_read_aloud_from_mathjaxs_assistive_mathml(visited):
+    """Beside each rendered formula (hidden from screen readers) MathJax puts its MathML (read aloud)."""
+    _, pages, *_ = visited
+    assert pages["notebooks/03_vae.html"]["maths"] >= 10
+    for name, seen in pages.items():
+        assert seen["spoken_maths"] == seen["maths"], f"{name}: formulas without assistive MathML"
 
 
 def test_figures_gifs_and_the_explorers_still_are_on_the_pages(visited, site):
@@ -158,6 +186,14 @@ def test_the_landing_page_and_the_guides_point_outside_links_at_github():
     assert book.book_links(guide, "docs/teaching.md", "someone/course") == (
         "[r](../intro.md) [t](testing.md) [n](../notebooks/03_vae.ipynb#the-elbo) "
         f"[m]({github}/benchmarks/margins.md) [b]({github}/binder)")
+
+
+def test_a_notebooks_links_to_files_outside_the_book_point_at_github():
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": [
+        "[t](../benchmarks/cgan_tuning.md) [n](03_vae.ipynb#the-elbo) [g](../docs/data.md)"]}]}
+    cell = book.book_notebook(nb, "notebooks/08_cgan.ipynb", "someone/course")["cells"][0]
+    assert cell["source"] == ("[t](https://github.com/someone/course/blob/main/benchmarks/cgan_tuning.md) "
+                              "[n](03_vae.ipynb#the-elbo) [g](../docs/data.md)")
 
 
 def test_committed_notebooks_show_stills_not_widgets():

@@ -91,3 +91,14 @@ def test_the_still_carries_an_alt_text_saying_what_it_shows(codes_and_labels, mo
     assert data["image/png"].startswith(b"\x89PNG")
     alt = metadata["image/png"]["alt"]
     assert alt.startswith("A still of the latent explorer") and "Codes of the test digits" in alt
+
+
+def test_the_sliders_are_labelled_and_reachable_from_the_keyboard(codes_and_labels):
+    """Each slider's label, and a tooltip (its title, read as its description) naming its code number."""
+    widget = explorer.latent_explorer(fake_decode, *codes_and_labels)
+    sliders = widget.children[0].children
+    assert [(s.description, s.tooltip) for s in sliders] == list(explorer.SLIDER_TOOLTIPS.items())
+    for slider, which in zip(sliders, ("first", "second"), strict=True):
+        assert slider.tooltip.startswith(f"{slider.description}, the {which} code number")
+        assert "arrow keys" in slider.tooltip and slider.tabbable is True
+    assert "arrow keys" in explorer.__doc__ and "arrow keys" in explorer.latent_explorer.__doc__

@@ -3,7 +3,8 @@
 Each deck loads, reveal.js starts with one slide per section (and sub-slides for figures), its maths
 is typeset by the local MathJax, and no request leaves the machine. The slide types in the notebooks
 follow tools/slides.py's rule. Screenshots of each deck's title and of a slide with a figure go to
-outputs/slides/screenshots.
+outputs/slides/screenshots. Every slide of every deck passes axe-core's audit of WCAG 2.1 A and AA with
+no serious or critical violation, and its formulas carry MathJax's assistive MathML (docs/accessibility.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import json
 import pytest
 
 from helpers.config import output_path
-from tests.browsing import CHROMIUM, browser_page, leaves_the_machine, serve
+from tests.browsing import (
+    CHROMIUM,
+    axe_audit,
+    browser_page,
+    install_axe,
+    leaves_the_machine,
+    serious_violations,
+    serve,
+)
 from tools import slides
 from tools.course import course_notebooks
 
@@ -26,6 +35,12 @@ ALL_SLIDES = "() => document.querySelectorAll('.reveal .slides section:not(.stac
 MATHJAX_DONE = ("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
                 " && MathJax.Hub.queue.running === 0"
                 " && document.querySelectorAll('.MathJax_CHTML').length > 0")
+NEEDS_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")
+
+
+@pytest.fixture(scope="module")
+def decks():
+    return slides.build()
 
 
 def test_the_notebooks_carry_the_slide_types_of_the_rule():
@@ -58,9 +73,8 @@ def test_the_rule_on_small_cases():
     assert [c["metadata"]["slideshow"]["slide_type"] for c in cells] == ["slide", "slide", "subslide"]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")
-def test_every_deck_opens_offline_with_its_slides_and_maths():
-    decks = slides.build()
+@NEEDS_CHROMIUM
+def test_every_deck_opens_offline_with_its_slides_and_maths(decks):
     assert [d.name for d in decks] == [f"{p.stem}.slides.html" for p in NOTEBOOKS]
     shots = output_path("slides", "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
@@ -84,4 +98,24 @@ def test_every_deck_opens_offline_with_its_slides_and_maths():
     for name, deck in seen.items():
         assert deck["slides"] >= 5 and deck["all"] > deck["slides"], (name, deck)
         assert deck["maths"] >= 3 and deck["errors"] == 0, (name, deck)
+    assert requests and not [url for url in requests if leaves_the_machine(url)]
+
+
+@pytest.mark.browser
+@NEEDS_CHROMIUM
+def test_every_slide_passes_an_axe_audit_and_its_maths_is_read_aloud(decks):
+    """reveal.js's print layout (?print-pdf) shows every slide at once, so that axe-core sees them all."""
+    axe_js, found, maths = install_axe(), {}, {}
+    with serve(decks[0].parent) as base, browser_page((1280, 720)) as (page, requests):
+        for deck in decks:
+            assert page.goto(base + deck.name + "?print-pdf").ok
+            page.wait_for_function(REVEAL_READY, timeout=60_000)
+            page.wait_for_function(MATHJAX_DONE, timeout=120_000)
+            maths[deck.stem] = (page.locator(".MathJax_CHTML").count(),
+                                page.locator(".MJX_Assistive_MathML math").count())
+            found[deck.name] = axe_audit(page, axe_js)
+    serious = serious_violations(found)
+    assert not serious, "axe-core's serious and critical violations:\n" + "\n".join(serious)
+    for name, (shown, spoken) in maths.items():
+        assert shown >= 3 and spoken == shown, f"{name}: {shown} formulas, {spoken} with assistive MathML"
     assert requests and not [url for url in requests if leaves_the_machine(url)]

@@ -12,7 +12,11 @@ the committed full-mode run. Changes from the committed files, made in the stage
 - each figure's image gets the alt text its notebook output carries (helpers.plots.describe_figure, in
   the output's metadata): MyST-NB names the image by its bytes' SHA-256 and gives it that name as alt;
 - MathJax 3 is served from the site itself (npm's `mathjax`, installed once into outputs/book/vendor):
-  a page makes no request to the internet to render its maths, and search runs in the browser.
+  a page makes no request to the internet to render its maths, and search runs in the browser; its
+  assistive MathML is on, so that screen readers read the maths;
+- code is highlighted by the theme's own accessible Pygments styles (a11y-high-contrast, light and
+  dark); a style sheet and a script in the site's _static (`ACCESSIBILITY_CSS`, `ACCESSIBILITY_JS`) fix what
+  the axe-core audit of tests/test_book.py found in the theme and the outputs (docs/accessibility.md).
 
 The site is outputs/book/_build/html; open index.html, or serve the folder with any web server.
 """
@@ -38,6 +42,7 @@ from tools.course import (
     COLAB_TAG,
     NOTEBOOK_GLOB,
     ROOT,
+    cell_source,
     course_notebooks,
     has_tag,
     notebook_text,
@@ -49,9 +54,34 @@ MATHJAX_VERSION = "3.2.2"
 TITLE = "From autoencoders to conditional GANs, in TensorFlow"
 LANDING_SECTIONS = ("## Course map",)  # after the README's introduction, the landing page shows these
 # The guides of docs/, in the order of the book's "Guides" part (a test checks that none is left out)
-GUIDES = ("course-map", "teaching", "testing", "benchmarks", "colab", "data", "troubleshooting")
+GUIDES = ("course-map", "teaching", "testing", "benchmarks", "colab", "data", "troubleshooting",
+          "accessibility")
 MARKDOWN_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)")
 IMAGE_TAG = re.compile(r'<img alt="[^"]*" src="([^"]*_images/([0-9a-f]{64})\.png)"')
+# Keras's model summaries (printed by rich) colour their text with bright colours made for a dark
+# terminal: on the light theme's output background (#f3f4f5) they reach 1.6:1 to 3.2:1. Each becomes a
+# darker shade of its hue with at least 4.5:1 (WCAG 1.4.3); the dark theme keeps the bright ones.
+OUTPUT_COLOURS = {"#0087ff": "#0060c0", "#00d7ff": "#006d80", "#00af00": "#007000"}
+ACCESSIBILITY_CSS = "/* The outputs' text contrast on the light theme (tools/book.py) */\n" + "".join(
+    f'html:not([data-theme="dark"]) .cell_output span[style*="color: {bright}"] '
+    f"{{ color: {dark} !important; text-decoration-color: {dark} !important; }}\n"
+    for bright, dark in OUTPUT_COLOURS.items())
+# The theme's buttons whose accessible name does not contain their visible label (WCAG 2.5.3): the
+# search buttons show "Search Ctrl+K" but are named "Search", so they are named by what they show;
+# the colour-mode button's icons carry titles ("Light", "Dark", "System Settings") that Font Awesome
+# turns into text inside the button, so they are dropped (before or after Font Awesome has drawn the
+# icons) and the icons hidden from the accessibility tree: the button keeps its name, "Color mode".
+ACCESSIBILITY_JS = """\
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".search-button-field[aria-label]").forEach(b => b.removeAttribute("aria-label"));
+  const icons = ".theme-switch-button .theme-switch";
+  document.querySelectorAll(icons).forEach(icon => {
+    icon.removeAttribute("title");
+    icon.setAttribute("aria-hidden", "true");
+  });
+  window.addEventListener("load", () => document.querySelectorAll(icons + " title").forEach(t => t.remove()));
+});
+"""
 
 
 def install_mathjax(vendor: Path) -> Path:
@@ -105,12 +135,17 @@ def book_links(text: str, source: str, repo: str) -> str:
     return MARKDOWN_LINK.sub(fix, text)
 
 
-def book_notebook(nb: dict) -> dict:
-    """A notebook as the book shows it: no Colab badge or set-up cell (the launch buttons replace them)."""
+def book_notebook(nb: dict, source: str = "", repo: str = "") -> dict:
+    """A notebook as the book shows it: no Colab badge or set-up cell (the launch buttons replace them).
+
+    With its path `source` and the `repo`, its Markdown links are fixed for the book (`book_links`).
+    """
     nb = without_badge(nb)
     for cell in nb["cells"]:  # the Colab set-up cell does nothing on a web page
         if has_tag(cell, COLAB_TAG):
             cell["metadata"]["tags"].append("remove-cell")
+        elif source and cell["cell_type"] == "markdown":
+            cell["source"] = book_links(cell_source(cell), source, repo)
     return nb
 
 
@@ -167,6 +202,12 @@ sphinx:
     html_extra_path: ["site"]  # not _static, whose every .js Jupyter Book adds to every page
     html_show_copyright: false
     nb_ipywidgets_js: {{}}  # no widget manager from a CDN: saved notebooks show widgets as stills
+    mathjax3_config:  # MathML beside each formula, for screen readers (MathJax 3's default, made sure)
+      options:
+        enableAssistiveMml: true
+        menuOptions:
+          settings:
+            assistiveMml: true
     suppress_warnings: ["mystnb.unknown_mime_type"]
 """
 
@@ -190,7 +231,7 @@ def stage(src: Path, root: Path = ROOT) -> list[Path]:
     staged = []
     for path in notebooks:
         target = src / "notebooks" / path.name
-        target.write_text(notebook_text(book_notebook(read_notebook(path))))
+        target.write_text(notebook_text(book_notebook(read_notebook(path), f"notebooks/{path.name}", repo)))
         staged.append(target)
     (src / "intro.md").write_text(landing_page((root / "README.md").read_text(), repo))
     (src / "docs").mkdir()
@@ -201,6 +242,9 @@ def stage(src: Path, root: Path = ROOT) -> list[Path]:
     (src / "_toc.yml").write_text(book_toc(notebooks))
     mathjax = install_mathjax(src.parent / "vendor")
     shutil.copytree(mathjax, src / "site" / "mathjax")
+    (src / "_static").mkdir()  # Jupyter Book adds each .css and .js of it to every page
+    (src / "_static" / "accessibility.css").write_text(ACCESSIBILITY_CSS)
+    (src / "_static" / "accessibility.js").write_text(ACCESSIBILITY_JS)
     return staged
 
 

@@ -10,7 +10,10 @@ one rule (`slide_type`), which a test checks the notebooks follow:
   unless it follows its heading directly;
 - the Colab set-up cell is skipped; every other cell continues the slide it is on.
 
-The decks leave out the Colab badge, an image on colab.research.google.com.
+The decks leave out the Colab badge, an image on colab.research.google.com. A style sheet
+(`CONTRAST_CSS`) gives the prompts, the highlighted numbers and comments, the outputs of Keras's model
+summaries and the slide numbers a contrast of at least 4.5:1 (WCAG 1.4.3, checked by axe-core in
+tests/test_slides.py); MathJax 2 puts assistive MathML beside each formula, for screen readers.
 
 `build` writes outputs/slides/<notebook>.slides.html. Every script, style sheet and font the decks
 load (reveal.js, MathJax, RequireJS, jQuery, pinned below) is installed from the npm registry into
@@ -31,10 +34,24 @@ import nbformat
 from helpers.config import output_path
 from tools import npm
 from tools.admin import without_badge
+from tools.book import OUTPUT_COLOURS
 from tools.course import COLAB_TAG, ROOT, cell_source, course_notebooks, has_tag, notebook_text, read_notebook
 
 VENDOR_PACKAGES = {"reveal.js": "4.6.1", "mathjax": "2.7.9", "requirejs": "2.3.7", "jquery": "3.7.1"}
 SLIDE, SUBSLIDE, SKIP, CONTINUE = "slide", "subslide", "skip", "-"
+# What axe-core found below 4.5:1 on the decks (nbconvert's JupyterLab light theme and reveal.js), each
+# darkened: the "In [3]:" prompts (grey at half opacity, #b0b0b0), numbers (#080) and comments (#408080)
+# in code on #f5f5f5, the slide number (white on 40 % black), the bright colours of Keras's summaries.
+NUMBERS = ", ".join(f".reveal .highlight .{kind}" for kind in ("m", "mb", "mf", "mh", "mi", "mo", "il"))
+COMMENTS = ", ".join(f".reveal .highlight .{kind}" for kind in ("c", "c1", "ch", "cm", "cs", "cpf"))
+CONTRAST_CSS = "<style>/* tools/slides.py: text contrast of at least 4.5:1 */\n" + "".join([
+    ".reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { color: #616161 !important; opacity: 1 !important; }"
+    "\n",
+    f"{NUMBERS} {{ color: #007000 !important; }}\n",
+    f"{COMMENTS} {{ color: #356b6b !important; }}\n",
+    ".reveal .slide-number { background-color: rgba(0, 0, 0, 0.75) !important; }\n",
+    *(f'.reveal span[style*="color: {bright}"] {{ color: {dark} !important; }}\n'
+      for bright, dark in OUTPUT_COLOURS.items())]) + "</style>\n"
 
 
 def _draws_a_picture(cell: dict) -> bool:
@@ -138,7 +155,7 @@ def build(out: Path | None = None, root: Path = ROOT) -> list[Path]:
         nb = nbformat.reads(notebook_text(without_badge(read_notebook(path))), as_version=4)
         body, _ = slides.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
         deck = out / f"{path.stem}.slides.html"
-        deck.write_text(body)
+        deck.write_text(body.replace("</head>", CONTRAST_CSS + "</head>", 1))
         decks.append(deck)
     return decks
 
