@@ -63,12 +63,15 @@ def _alt_text_in_notebooks() -> None:
     shell = get_ipython()
     if shell is None or not hasattr(shell, "display_formatter"):
         return
-    plt.switch_backend(plt.get_backend())  # the inline backend registers its PNG formatter now, before ours
     formatter = shell.display_formatter.formatters["image/png"]
     try:
         draw = formatter.lookup_by_type(Figure)
-    except KeyError:
-        return
+    except KeyError:  # no figure yet: have the backend (inline) register its PNG formatter now, before ours
+        plt.switch_backend(plt.get_backend())
+        try:
+            draw = formatter.lookup_by_type(Figure)
+        except KeyError:
+            return
     if getattr(draw, "adds_alt_text", False):
         return  # this module was imported before
 
