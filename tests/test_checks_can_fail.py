@@ -12,9 +12,9 @@ import pytest
 
 from helpers import scoring
 from helpers.config import CHECK_LOG_ENV
-from helpers.data import make_dataset
+from helpers.data import make_dataset, split_validation, stratified_subset, to_float
 from helpers.expect import expect
-from tools.course import cell_source, load_course_model, notebook_path, read_notebook
+from tools.course import cell_source, course_model_sources, load_course_model, notebook_path, read_notebook
 
 
 @contextlib.contextmanager
@@ -60,6 +60,37 @@ def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
     bound = notebook_bound("05_conv_vae", "05 final test ELBO (nats per image)", "above")
     with planted_bug():
         expect("untrained conv VAE, test ELBO", untrained, above=bound)
+
+
+def test_a_missing_or_doubled_log_k_fails_notebook_05s_iwae_check(mnist):
+    import keras
+
+    notebook = notebook_path("05_conv_vae")
+    course = load_course_model(notebook)
+    keras.utils.set_random_seed(0)
+    (train_images, train_labels), (val_images, _) = split_validation(*mnist[0])
+    train_images, _ = stratified_subset(train_images, train_labels, 12_000, seed=0)  # quick mode's epoch
+    encoder, decoder = course["make_encoder"](2), course["make_decoder"](2)
+    step = course["make_train_step"](encoder, decoder, keras.optimizers.Adam(course["LEARNING_RATE"]))
+    for x in make_dataset(train_images, batch_size=course["BATCH_SIZE"], shuffle=True, seed=0, binarize=True,
+                          drop_remainder=True):
+        step(x)
+    x_val, k = to_float(val_images[:100], binarize=True), 50  # quick mode's images and K
+    source = next(s for s in course_model_sources(notebook) if "def iwae_bound" in s)
+    assert source.count(" - np.log(k)") == 1
+
+    def gap(planted):  # IWAE - ELBO on the same images, with the notebook's -log K replaced by `planted`
+        namespace = dict(course)
+        exec(source.replace(" - np.log(k)", planted), namespace)
+        estimate = namespace["iwae_estimate"]
+        return estimate(encoder, decoder, x_val, k) - estimate(encoder, decoder, x_val, 1)
+
+    check = "05 IWAE bound - ELBO on the same images, smallest over latent sizes"
+    above, below = (notebook_bound("05_conv_vae", check, side) for side in ("above", "below"))
+    expect("the notebook's IWAE - ELBO", gap(" - np.log(k)"), above=above, below=below)
+    for bug, planted in (("no -log K", ""), ("-log K twice", " - 2 * np.log(k)")):
+        with planted_bug():
+            expect(f"IWAE with {bug} - ELBO", gap(planted), above=above, below=below)
 
 
 @pytest.mark.parametrize(("notebook", "name"), [("06_conditional_vae", "06 conditional VAE"),
