@@ -200,3 +200,62 @@ def test_alpha_bar_one_index_off_fails_notebook_09s_first_step_check(bug):
     expect("the right alpha_bar_1", variance / (1 - right), above=above, below=below)
     with planted_bug(), np.errstate(divide="ignore"):
         expect(f"alpha_bar with the {bug}", variance / (1 - wrong), above=above, below=below)
+
+
+def _notebook_code(notebook: str, marker: str) -> str:
+    """The source of the code cell of `notebook` that contains `marker`."""
+    cells = read_notebook(notebook_path(notebook))["cells"]
+    return next(cell_source(c) for c in cells if c["cell_type"] == "code" and marker in cell_source(c))
+
+
+@pytest.mark.parametrize("bug", ["log p(z) left out", "the cell area left out"])
+def test_a_grid_integral_that_drops_a_term_fails_notebook_04s_normalisation_check(bug):
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    source = _notebook_code("04_elbo", "def exact_log_px")
+    tree = ast.parse(source)
+    wanted = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+              or (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "HALF_WIDTH")]
+    definitions = "\n\n".join(ast.get_source_segment(source, node) for node in wanted)
+    planted = {"log p(z) left out": ("parts.append(log_lik + PRIOR.log_prob(z))", "parts.append(log_lik)"),
+               "the cell area left out": ("(total + np.log(area))", "(total)")}[bug]
+    assert definitions.count(planted[0]) == 1
+    images = (np.random.default_rng(0).random((3, 784)) > 0.5).astype("float32")
+
+    def normalisation(code: str) -> float:  # the notebook's check, on the notebook's functions
+        namespace = {"np": np, "tf": tf, "decoder": None,
+                     "PRIOR": tfp.distributions.MultivariateNormalDiag(tf.zeros(2), tf.ones(2))}
+        exec(code, namespace)
+        log_px = namespace["exact_log_px"](images, 480, decode=lambda z: tf.zeros((len(z), 784)))[0]
+        return float(np.abs(log_px + 784 * np.log(2)).max())
+
+    bound = notebook_bound("04_elbo", "04 grid integral, |log p(x) + 784 log 2| for a decoder that ignores z",
+                           "below")
+    expect("the notebook's grid integral", normalisation(definitions), below=bound)
+    with planted_bug():
+        expect(f"the grid integral with {bug}", normalisation(definitions.replace(*planted)), below=bound)
+
+
+def test_a_flipped_saturating_loss_fails_notebook_07s_check():
+    import tensorflow as tf
+
+    source = _notebook_code("07_gan_2d", "07 saturating loss against mean log(1 - D)")
+    line = next(ast.get_source_segment(source, node) for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "saturating")
+    fake_logits = tf.constant(np.random.default_rng(0).normal(-4.0, 1.0, (10_000, 1)), tf.float32)  # rejected
+    log_one_minus_d = np.log1p(-tf.sigmoid(fake_logits).numpy().astype("float64")).mean()
+
+    def difference(code: str) -> float:
+        namespace = {"tf": tf, "fake_logits": fake_logits}
+        exec(code, namespace)
+        return abs(float(namespace["saturating"]) - log_one_minus_d)
+
+    check = "07 saturating loss against mean log(1 - D) computed apart, |difference|"
+    bound = notebook_bound("07_gan_2d", check, "below")
+    expect("the notebook's saturating loss", difference(line), below=bound)
+    assert line.count("-tf.nn.softplus") == 1
+    with planted_bug():
+        expect("the saturating loss with its sign flipped", difference(line.replace("-tf.nn.softplus",
+                                                                                    "tf.nn.softplus")),
+               below=bound)
