@@ -205,14 +205,32 @@ def plot_latent_scatter(
     return ax.figure
 
 
-def label_clusters(ax: Axes, codes: np.ndarray, labels: np.ndarray) -> None:
-    """Write each digit at the median of its codes: the scatter's classes named without colour."""
-    low, high = sorted(ax.get_xlim()), sorted(ax.get_ylim())
-    for digit in np.unique(labels):
-        x, y = np.median(codes[labels == digit], axis=0)
-        if low[0] <= x <= low[1] and high[0] <= y <= high[1]:
-            ax.text(x, y, str(digit), ha="center", va="center", fontsize=12, fontweight="bold",
-                    path_effects=[path_effects.withStroke(linewidth=3, foreground="white")])
+def label_clusters(ax: Axes, codes: np.ndarray, labels: np.ndarray, *, min_gap: float = 0.06) -> None:
+    """Write each digit at the median of its codes: the scatter's classes named without colour.
+
+    Labels stay `min_gap` apart (a fraction of the axes): one that would cover another moves a little
+    away from its median, or is left out (the legend still names it); a cloud too small to tell its
+    classes apart on these axes gets no labels.
+    """
+    to_axes = ax.transLimits  # data -> axes fractions, for the limits now set
+    digits = sorted(np.unique(labels), key=lambda d: -np.sum(labels == d))  # the largest cluster first
+    medians = {d: to_axes.transform(np.median(codes[labels == d], axis=0)) for d in digits}
+    spread = np.ptp(np.array(list(medians.values())), axis=0).max() if len(digits) > 1 else 1.0
+    if spread < min_gap:
+        return
+    angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    placed = []
+    for digit in digits:
+        at = medians[digit]
+        candidates = [at] + [at + r * np.array([np.cos(a), np.sin(a)]) for r in (min_gap, 1.5 * min_gap)
+                             for a in angles]
+        free = [c for c in candidates if (0.03 <= c).all() and (c <= 0.97).all()
+                and all(np.hypot(*(c - other)) >= min_gap for other in placed)]
+        if free:
+            placed.append(free[0])
+            outline = [path_effects.withStroke(linewidth=3, foreground="white")]
+            ax.text(*free[0], str(digit), transform=ax.transAxes, ha="center", va="center", fontsize=12,
+                    fontweight="bold", path_effects=outline)
 
 
 def decode_grid(

@@ -86,12 +86,27 @@ def test_latent_scatter_names_each_cluster_where_it_lies():
     labels = np.repeat(np.arange(10), 50)
     codes = centres[labels] + np.random.default_rng(0).normal(scale=0.2, size=(500, 2))
     ax = plots.plot_latent_scatter(codes, labels, title="t", limits=(-4, 4)).axes[0]
-    written = {t.get_text(): t.get_position() for t in ax.texts}
+    to_data = ax.transLimits.inverted()  # the labels are placed in axes fractions
+    written = {t.get_text(): to_data.transform(t.get_position()) for t in ax.texts}
     assert sorted(written) == [str(d) for d in range(10)]
     for digit in range(10):
         assert np.hypot(*np.subtract(written[str(digit)], centres[digit])) < 0.2
     far = plots.plot_latent_scatter(codes + 10, labels, title="t", limits=(-4, 4)).axes[0]
     assert not far.texts  # a cluster outside the axes gets no label drawn over the edge
+    plt.close("all")
+
+
+def test_cluster_labels_do_not_cover_each_other_or_a_speck():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 100)
+    codes = np.array([[0.0, 0.0], [0.1, 0.0], [2.0, 2.0]])[labels] + rng.normal(scale=0.05, size=(300, 2))
+    ax = plots.plot_latent_scatter(codes, labels, title="t", limits=(-4, 4)).axes[0]
+    spots = np.array([t.get_position() for t in ax.texts])  # axes fractions
+    assert len(spots) >= 2 and "2" in [t.get_text() for t in ax.texts]
+    gaps = [np.hypot(*(a - b)) for i, a in enumerate(spots) for b in spots[i + 1:]]
+    assert min(gaps) >= 0.06  # 0 and 1 lie 0.0125 apart: one of them moved, or was left out
+    speck = plots.plot_latent_scatter(codes * 0.01, labels, title="t", limits=(-40, 40)).axes[0]
+    assert not speck.texts  # ten labels piled on one spot would hide the cloud and name nothing
     plt.close("all")
 
 
