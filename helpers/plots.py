@@ -208,9 +208,10 @@ def plot_latent_scatter(
 def label_clusters(ax: Axes, codes: np.ndarray, labels: np.ndarray, *, min_gap: float = 0.06) -> None:
     """Write each digit at the median of its codes: the scatter's classes named without colour.
 
-    Labels stay `min_gap` apart (a fraction of the axes): one that would cover another moves a little
-    away from its median, or is left out (the legend still names it); a cloud too small to tell its
-    classes apart on these axes gets no labels.
+    Labels stay `min_gap` apart (a fraction of the axes, for the limits set when it is called): one
+    that would cover another moves at most `min_gap` from its median, or is left out (the legend still
+    names it); a cloud too small to tell its classes apart on these axes gets no labels. The labels are
+    placed in data coordinates, so they stay on their clusters if the limits change afterwards.
     """
     to_axes = ax.transLimits  # data -> axes fractions, for the limits now set
     digits = sorted(np.unique(labels), key=lambda d: -np.sum(labels == d))  # the largest cluster first
@@ -222,14 +223,14 @@ def label_clusters(ax: Axes, codes: np.ndarray, labels: np.ndarray, *, min_gap: 
     placed = []
     for digit in digits:
         at = medians[digit]
-        candidates = [at] + [at + r * np.array([np.cos(a), np.sin(a)]) for r in (min_gap, 1.5 * min_gap)
+        candidates = [at] + [at + r * np.array([np.cos(a), np.sin(a)]) for r in (0.5 * min_gap, min_gap)
                              for a in angles]
         free = [c for c in candidates if (0.03 <= c).all() and (c <= 0.97).all()
                 and all(np.hypot(*(c - other)) >= min_gap for other in placed)]
         if free:
             placed.append(free[0])
             outline = [path_effects.withStroke(linewidth=3, foreground="white")]
-            ax.text(*free[0], str(digit), transform=ax.transAxes, ha="center", va="center", fontsize=12,
+            ax.text(*to_axes.inverted().transform(free[0]), str(digit), ha="center", va="center", fontsize=12,
                     fontweight="bold", path_effects=outline)
 
 

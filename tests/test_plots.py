@@ -86,8 +86,7 @@ def test_latent_scatter_names_each_cluster_where_it_lies():
     labels = np.repeat(np.arange(10), 50)
     codes = centres[labels] + np.random.default_rng(0).normal(scale=0.2, size=(500, 2))
     ax = plots.plot_latent_scatter(codes, labels, title="t", limits=(-4, 4)).axes[0]
-    to_data = ax.transLimits.inverted()  # the labels are placed in axes fractions
-    written = {t.get_text(): to_data.transform(t.get_position()) for t in ax.texts}
+    written = {t.get_text(): t.get_position() for t in ax.texts}  # in data coordinates
     assert sorted(written) == [str(d) for d in range(10)]
     for digit in range(10):
         assert np.hypot(*np.subtract(written[str(digit)], centres[digit])) < 0.2
@@ -101,10 +100,16 @@ def test_cluster_labels_do_not_cover_each_other_or_a_speck():
     labels = np.repeat(np.arange(3), 100)
     codes = np.array([[0.0, 0.0], [0.1, 0.0], [2.0, 2.0]])[labels] + rng.normal(scale=0.05, size=(300, 2))
     ax = plots.plot_latent_scatter(codes, labels, title="t", limits=(-4, 4)).axes[0]
-    spots = np.array([t.get_position() for t in ax.texts])  # axes fractions
+    spots = ax.transLimits.transform(np.array([t.get_position() for t in ax.texts]))  # axes fractions
     assert len(spots) >= 2 and "2" in [t.get_text() for t in ax.texts]
     gaps = [np.hypot(*(a - b)) for i, a in enumerate(spots) for b in spots[i + 1:]]
     assert min(gaps) >= 0.06  # 0 and 1 lie 0.0125 apart: one of them moved, or was left out
+    moved = {t.get_text(): ax.transLimits.transform(t.get_position()) for t in ax.texts}
+    for digit, spot in moved.items():  # each label at most min_gap from its own cluster's median
+        median = ax.transLimits.transform(np.median(codes[labels == int(digit)], axis=0))
+        assert np.hypot(*(spot - median)) <= 0.06 + 1e-9
+    ax.set(xlim=(-1, 3), ylim=(-1, 3))  # zoomed afterwards: the labels stay on their clusters
+    assert np.hypot(*np.subtract(dict((t.get_text(), t.get_position()) for t in ax.texts)["2"], (2, 2))) < 0.1
     speck = plots.plot_latent_scatter(codes * 0.01, labels, title="t", limits=(-40, 40)).axes[0]
     assert not speck.texts  # ten labels piled on one spot would hide the cloud and name nothing
     plt.close("all")
