@@ -103,6 +103,15 @@ class ExplorerStill:
         return {"image/png": self.png, "text/plain": text}, {"image/png": {"alt": self.alt}}
 
 
+def _accessible(tooltip: str) -> dict:
+    """A slider's tooltip, and its place in the Tab order, as this ipywidgets names them (Colab's is 7)."""
+    import ipywidgets as widgets
+
+    if int(widgets.__version__.split(".")[0]) >= 8:
+        return {"tooltip": tooltip, "tabbable": True}
+    return {"description_tooltip": tooltip}  # ipywidgets 7: a slider is in the Tab order already
+
+
 def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
                     limits: tuple[float, float] = (-4.0, 4.0), step: float = 0.05,
                     title: str = "Latent space"):
@@ -119,8 +128,7 @@ def latent_explorer(decode: Decoder, codes: np.ndarray, labels: np.ndarray, *,
     if still_widgets():
         return ExplorerStill(explorer_still(decode, (0.0, 0.0), codes, labels, limits=limits, title=title))
     sliders = [widgets.FloatSlider(value=0.0, min=low, max=high, step=step, description=name,
-                                   tooltip=tooltip, tabbable=True, continuous_update=True,
-                                   readout_format=".2f")
+                                   continuous_update=True, readout_format=".2f", **_accessible(tooltip))
                for name, tooltip in SLIDER_TOOLTIPS.items()]
     output = widgets.Output()
 
