@@ -179,7 +179,7 @@ class Cgroup:
                 pass
         deadline = time.monotonic() + 30
         while (pids := self.pids()) and time.monotonic() < deadline:
-            self._kill(pids)
+            _kill(pids)
             time.sleep(0.02)
 
     def remove(self) -> None:
@@ -199,16 +199,17 @@ class Cgroup:
                 except OSError:
                     if time.monotonic() > deadline:
                         break
-                    self._kill(self.pids())
+                    _kill(self.pids())
                     time.sleep(0.02)
 
-    @staticmethod
-    def _kill(pids: list[int]) -> None:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+
+def _kill(pids: list[int]) -> None:
+    """SIGKILL each of `pids` that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def systemd_scope(limits: Limits) -> list[str] | None:
@@ -300,10 +301,7 @@ def _await_exit(inits: list[tuple[int, str]], seconds: float = 30) -> None:
             stat = _stat(Path(f"/proc/{pid}"))
             if stat is None or stat[19] != started or stat[0] in "ZX":
                 break
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                break
+            _kill([pid])
             time.sleep(0.02)
 
 
