@@ -35,6 +35,15 @@ HAS_MATHJAX = "() => !!document.querySelector('script[src*=\"tex-chtml\"]')"  # 
 MATH_READY = "() => window.MathJax && MathJax.startup && MathJax.startup.promise.then(() => true)"
 IMAGES_LOADED = "() => Array.from(document.images).every(i => i.complete)"
 BROKEN_IMAGES = "() => Array.from(document.images).filter(i => !i.naturalWidth).map(i => i.src.slice(0, 80))"
+# A colour-mode icon as Font Awesome may draw it after the page's scripts ran: an SVG named by its title
+LATE_ICON = """async () => {
+  const button = document.querySelector(".theme-switch-button");
+  button.insertAdjacentHTML("beforeend",
+    '<svg class="late-icon" role="img" aria-labelledby="t"><title id="t">System Settings</title></svg>');
+  await new Promise(done => setTimeout(done, 200));
+  const icon = button.querySelector(".late-icon");
+  return {hidden: icon.getAttribute("aria-hidden"), titles: icon.querySelectorAll("title").length};
+}"""
 
 pytestmark = [pytest.mark.classroom, pytest.mark.browser, pytest.mark.npm, pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `sudo apt-get install chromium`")]
@@ -72,6 +81,8 @@ def visited(site):
                 "violations": axe_audit(page, axe_js),
             }
             page.screenshot(path=str(shots / f"{name.replace('/', '_')}.png"))
+            if name == "intro.html":
+                pages[name]["late_icon"] = page.evaluate(LATE_ICON)
         page.goto(base + "search.html?q=reparameterization")
         page.wait_for_selector("ul.search li", timeout=60_000)
         found = page.locator("ul.search li a").evaluate_all("links => links.map(a => a.href)")
@@ -101,6 +112,12 @@ def test_every_page_passes_an_axe_audit_of_wcag_21_a_and_aa(visited):
     assert len(pages) == len(PAGES)
     found = serious_violations({name: seen["violations"] for name, seen in pages.items()})
     assert not found, "axe-core's serious and critical violations:\n" + "\n".join(found)
+
+
+def test_an_icon_drawn_late_is_hidden_from_screen_readers_too(visited):
+    """Font Awesome may swap in a titled SVG after the page's script ran: it is hidden all the same."""
+    _, pages, *_ = visited
+    assert pages["intro.html"]["late_icon"] == {"hidden": "true", "titles": 0}
 
 
 def test_the_maths_is_read_aloud_from_mathjaxs_assistive_mathml(visited):

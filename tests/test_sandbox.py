@@ -8,6 +8,7 @@ defence switched off and must succeed: proof that the attack is real and the def
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import textwrap
@@ -165,7 +166,7 @@ def test_a_fork_bomb_ends_and_leaves_nothing_behind(monkeypatch):
     start = time.monotonic()
     outcome = attack(BOMB, seconds=10, processes=64)
     assert outcome.timed_out and time.monotonic() - start < 60
-    assert not _bombs()
+    assert not _bombs(), _described(_bombs())
     # control: without the cgroup's final kill, the sandbox dying with bubblewrap and the wait for its
     # pid 1, it lives on; with the wait alone, it ends
     groups = []
@@ -174,13 +175,13 @@ def test_a_fork_bomb_ends_and_leaves_nothing_behind(monkeypatch):
     monkeypatch.setattr(sandbox, "ISOLATION", tuple(a for a in sandbox.ISOLATION if a != "--die-with-parent"))
     try:
         with monkeypatch.context() as no_wait:
-            no_wait.setattr(sandbox, "_await_exit", lambda inits: None)
+            no_wait.setattr(sandbox, "_await_exit", lambda init: init is not None and os.close(init))
             attack(BOMB, seconds=3, processes=64)
             time.sleep(1)
             assert len(_bombs()) > 1
         _end(groups)
         attack(BOMB, seconds=3, processes=64)
-        assert not _bombs()
+        assert not _bombs(), _described(_bombs())
     finally:
         _end(groups)
 
@@ -196,6 +197,19 @@ def _end(groups: list[sandbox.Cgroup]) -> None:
 def _bombs() -> list[Path]:
     """The fork bomb's processes still on the host (its bubblewrap's command line names it too)."""
     return [proc for proc in Path("/proc").iterdir() if proc.name.isdigit() and _is_bomb(proc)]
+
+
+def _described(procs: list[Path]) -> str:
+    """What a failing assertion says of processes left behind: their state, parents and namespaces."""
+    lines = [f"this process: {os.getpid()}, /proc/self: {Path('/proc/self').resolve().name}"]
+    for proc in procs:
+        try:
+            status = (proc / "status").read_text().splitlines()
+            lines.append(f"{proc.name}: " + "; ".join(line for line in status if line.split(":")[0] in
+                                                      ("Name", "State", "PPid", "NSpid", "SigPnd", "ShdPnd")))
+        except OSError as error:
+            lines.append(f"{proc.name}: {error}")
+    return "\n".join(lines)
 
 
 def _is_bomb(proc: Path) -> bool:

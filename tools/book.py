@@ -69,17 +69,22 @@ ACCESSIBILITY_CSS = "/* The outputs' text contrast on the light theme (tools/boo
 # The theme's buttons whose accessible name does not contain their visible label (WCAG 2.5.3): the
 # search buttons show "Search Ctrl+K" but are named "Search", so they are named by what they show;
 # the colour-mode button's icons carry titles ("Light", "Dark", "System Settings") that Font Awesome
-# turns into text inside the button, so they are dropped (before or after Font Awesome has drawn the
-# icons) and the icons hidden from the accessibility tree: the button keeps its name, "Color mode".
+# turns into text inside the button, so the icons are hidden from the accessibility tree and their
+# titles dropped: the button keeps its name, "Color mode". Font Awesome draws its icons when it likes
+# (it may swap in an SVG it made from the titled icon after this script ran), so every change of the
+# page is watched and each icon hidden the moment it appears.
 ACCESSIBILITY_JS = """\
+function hideThemeIcons() {
+  document.querySelectorAll(".theme-switch-button .theme-switch, .theme-switch-button svg").forEach(icon => {
+    if (icon.hasAttribute("title")) icon.removeAttribute("title");
+    if (icon.getAttribute("aria-hidden") !== "true") icon.setAttribute("aria-hidden", "true");
+    icon.querySelectorAll("title").forEach(t => t.remove());
+  });
+}
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll(".search-button-field[aria-label]").forEach(b => b.removeAttribute("aria-label"));
-  const icons = ".theme-switch-button .theme-switch";
-  document.querySelectorAll(icons).forEach(icon => {
-    icon.removeAttribute("title");
-    icon.setAttribute("aria-hidden", "true");
-  });
-  window.addEventListener("load", () => document.querySelectorAll(icons + " title").forEach(t => t.remove()));
+  hideThemeIcons();
+  new MutationObserver(hideThemeIcons).observe(document.body, {childList: true, subtree: true});
 });
 """
 

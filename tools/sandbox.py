@@ -18,8 +18,10 @@ File sizes are capped by RLIMIT_FSIZE and what it writes to the grader by `Limit
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import select
 import selectors
 import shutil
 import signal
@@ -248,18 +250,21 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
                                            env=env)]
     outcome = Outcome()
     fallback = cgroup is None and scope is None
+    info, info_to_bwrap = os.pipe()  # bubblewrap writes its child's pid here: the sandbox's pid 1
+    at = wrapped.index(bwrap) + 1
+    wrapped[at:at] = ["--info-fd", str(info_to_bwrap)]
     process = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True,
+                               stderr=subprocess.PIPE, start_new_session=True, pass_fds=(info_to_bwrap,),
                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                                preexec_fn=lambda: _rlimits(limits, cgroup, fallback))
+    os.close(info_to_bwrap)
+    init = _sandbox_init(info)
     feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True)
     feeder.start()
     try:
         _collect(process, limits, outcome)
     finally:
-        inits = []
         if process.poll() is None:
-            inits = _children(process.pid)  # the sandbox's pid 1, which outlives bubblewrap for a moment
             os.killpg(process.pid, signal.SIGKILL)  # bubblewrap; the sandbox dies with it
         outcome.returncode = process.wait()
         process.stdout.close()
@@ -268,41 +273,43 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
             cgroup.kill_all()
             outcome.out_of_memory = cgroup.out_of_memory()
             cgroup.remove()
-        _await_exit(inits)
+        _await_exit(init)
     return outcome
 
 
-def _children(pid: int) -> list[tuple[int, str]]:
-    """The children of `pid`, each as (pid, start time): a pid may be reused, the pair is not."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and (stat := _stat(proc)) is not None and int(stat[1]) == pid:
-            found.append((int(proc.name), stat[19]))
-    return found
+def _sandbox_init(info: int, seconds: float = 10) -> int | None:
+    """A pidfd of the sandbox's pid 1, from bubblewrap's --info-fd JSON (None if bubblewrap wrote none).
 
-
-def _stat(proc: Path) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state first), or None if it is gone."""
+    A pidfd, not a pid: it names that one process, never one that reuses its number, and needs no /proc.
+    """
+    text, deadline = b"", time.monotonic() + seconds
     try:
-        return proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        while (left := deadline - time.monotonic()) > 0 and select.select([info], [], [], left)[0]:
+            if not (chunk := os.read(info, 4096)):
+                break
+            text += chunk
+    finally:
+        os.close(info)
+    try:
+        return os.pidfd_open(json.loads(text)["child-pid"])
+    except (ValueError, KeyError, TypeError, OSError):
         return None
 
 
-def _await_exit(inits: list[tuple[int, str]], seconds: float = 30) -> None:
-    """Wait until each sandbox's pid 1 is a zombie or gone, killing it again on the way.
+def _await_exit(init: int | None, seconds: float = 30) -> None:
+    """Kill the sandbox's pid 1 and wait until it has exited (its pidfd turns readable).
 
-    The kernel ends a pid namespace's last process before its pid 1 becomes a zombie, so a grader
-    that goes on to the next student leaves no process of this one behind, cgroup or not.
+    The kernel ends every other process of a pid namespace before its pid 1 exits, so a grader that goes
+    on to the next student leaves no process of this one behind, cgroup or not.
     """
-    deadline = time.monotonic() + seconds
-    for pid, started in inits:
-        while time.monotonic() < deadline:
-            stat = _stat(Path(f"/proc/{pid}"))
-            if stat is None or stat[19] != started or stat[0] in "ZX":
-                break
-            _kill([pid])
-            time.sleep(0.02)
+    if init is None:
+        return
+    try:
+        signal.pidfd_send_signal(init, signal.SIGKILL)
+    except ProcessLookupError:  # it has exited already
+        pass
+    select.select([init], [], [], seconds)
+    os.close(init)
 
 
 def _feed(pipe, data: bytes) -> None:
