@@ -291,14 +291,21 @@ def write(results: dict, out_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the machinery")
-    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan", "protocol"), default="all",
-                        help="run one part only; the other parts' previous results are kept")
+    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan", "protocol", "cgan-goals"),
+                        default="all", help="run one part only; the other parts' previous results are kept "
+                        "(cgan-goals, not part of all: notebook 08's goals over three seeds, cgan_goals.md)")
     parser.add_argument("--collect", action="store_true",
                         help="conditional part: collect the scores of the last full `make execute` from "
                              "outputs/ instead of running notebooks 06 and 08 again")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.part == "cgan-goals":
+        from benchmarks import cgan_goals
+
+        print(cgan_goals.markdown(cgan_goals.run_goals(list(cgan_goals.SEEDS), args.out,
+                                                       epochs=1 if args.smoke else None)))
+        return
     previous = args.out / "results.json"
     results = json.loads(previous.read_text()) if args.part != "all" and previous.exists() else {}
     if args.part in ("all", "vae"):

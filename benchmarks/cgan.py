@@ -2,7 +2,8 @@
 and against notebook 09's conditional convolutional VAE, built from the GAN's own networks.
 
 The three models train on MNIST's training split in the same process, for the same wall-clock budget,
-in alternating slices of a minute or so (so that a slow spell of the machine costs all the same).
+in alternating slices of a minute or so (so that a slow spell of the machine costs all the same). The
+two course models share notebook 08's learning-rate schedule (a half cosine to 0 over its full-mode epochs).
 The course's models are not copied here: the cells tagged `course-model` are executed (the GAN of
 notebook 08's sections 3 and 4, the VAE of notebook 09's section 3), so the benchmark measures exactly what
 students read. The reference is benchmarks/keras_cgan.py.
@@ -84,7 +85,8 @@ CVAE_NAMES = ("CVAE_BATCH_SIZE", "CVAE_LEARNING_RATE", "CVAE_CODE_DIM", "make_co
               "make_conv_decoder", "make_cvae_train_step")  # and notebook 09 these
 
 
-def _check_defined(course: dict, names: tuple[str, ...], notebook: str = "08") -> None:
+def check_defined(course: dict, names: tuple[str, ...], notebook: str = "08") -> None:
+    """Fail clearly if the notebook's course-model cells do not define `names`."""
     missing = [name for name in names if name not in course]
     if missing:
         raise ValueError(f"notebook {notebook}'s course-model cells do not define {', '.join(missing)}")
@@ -99,7 +101,7 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
     epochs); make_train_step(generator, discriminator, generator_optimizer, discriminator_optimizer,
     seed) returns the step, which takes (images, labels) and returns a dict with "d_loss".
     """
-    _check_defined(course, COURSE_NAMES)
+    check_defined(course, COURSE_NAMES)
     generator, discriminator = course["make_generator"](), course["make_discriminator"]()
     batch = course["BATCH_SIZE"]
     total_steps = course["FULL_EPOCHS"] * (len(train_images) // batch)  # the notebook's full-mode schedule
@@ -117,16 +119,21 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
                                "generator_optimizer": optimizers[0]})
 
 
-def cvae_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray, seed: int) -> Contender:
+def cvae_contender(course: dict, train_images: np.ndarray, train_labels: np.ndarray, seed: int,
+                   schedule_epochs: int) -> Contender:
     """Notebook 09's conditional conv VAE (section 3): its encoder, decoder and step, built fresh.
 
+    Its learning rate follows the GAN's schedule (notebook 08): from its own rate to 0 along half a cosine
+    over `schedule_epochs` epochs of its batches, so that the race compares the objectives, not the rates.
     It samples as notebook 06 does: a code z ~ N(0, I), decoded with the label, the pixels' Bernoulli means.
     """
-    _check_defined(course, CVAE_NAMES, "09")
+    check_defined(course, CVAE_NAMES, "09")
     encoder, decoder = course["make_conv_encoder"](), course["make_conv_decoder"]()
-    optimizer = keras.optimizers.Adam(course["CVAE_LEARNING_RATE"])
-    step = course["make_cvae_train_step"](encoder, decoder, optimizer, seed)
     batch = course["CVAE_BATCH_SIZE"]
+    rate = keras.optimizers.schedules.CosineDecay(course["CVAE_LEARNING_RATE"],
+                                                  decay_steps=schedule_epochs * (len(train_images) // batch))
+    optimizer = keras.optimizers.Adam(rate)
+    step = course["make_cvae_train_step"](encoder, decoder, optimizer, seed)
     dataset = make_dataset(train_images, train_labels, batch_size=batch, shuffle=True, seed=seed,
                            drop_remainder=True).repeat()
 
@@ -224,7 +231,7 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> tuple[dict, dict[str, np.nda
     cvae_course = load_course_model(CVAE_NOTEBOOK, extra={"NUM_CLASSES": NUM_CLASSES})
     course_side = course_contender(course, train_images, train_labels, seed)
     reference_side = reference_contender(train_images, train_labels, seed)
-    cvae_side = cvae_contender(cvae_course, train_images, train_labels, seed)
+    cvae_side = cvae_contender(cvae_course, train_images, train_labels, seed, course["FULL_EPOCHS"])
     contenders = [course_side, reference_side, cvae_side]
     race(contenders, classifier, reference_digits, cfg, seed)
     seconds_per_step = reference_side.train_seconds / max(reference_side.steps, 1)
@@ -232,6 +239,7 @@ def run_cgan(smoke: bool = False, seed: int = 0) -> tuple[dict, dict[str, np.nda
     samples = {c.name: sample_grid(c, seed) for c in contenders}
     results = summarise({
         "config": {**cfg, "seed": seed, "course_batch": course["BATCH_SIZE"],
+                   "schedule_epochs": course["FULL_EPOCHS"], "cvae_batch": cvae_course["CVAE_BATCH_SIZE"],
                    "reference_batch": keras_cgan.BATCH_SIZE, "label_layout": keras_cgan.LABEL_LAYOUT},
         "course": {"curve": course_side.curve, "first_step_seconds": course_side.first_step_seconds},
         "cvae": {"curve": cvae_side.curve, "first_step_seconds": cvae_side.first_step_seconds,
