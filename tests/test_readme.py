@@ -84,3 +84,19 @@ def test_the_websites_landing_page_is_the_introduction_and_the_course_map():
         assert f"](notebooks/{name}.ipynb)" in page, name
     assert "](https://github.com/someone/course/blob/main/benchmarks/timings.md)" in page
     assert "](docs/course-map.md)" in page
+
+
+GOAL_WORDS = {"accuracy": "conditional accuracy", "worst_digit": "the worst digit", "precision": "precision",
+              "recall": "recall", "frechet_ratio": "the Fréchet distance", "train_seconds": "training time"}
+
+
+def test_the_readme_says_which_cgan_goals_the_last_run_met():
+    """The README's goals paragraph names the goals as benchmarks/cgan_goals.md reports them met or not."""
+    report = (ROOT / "benchmarks" / "cgan_goals.md").read_text()
+    met_line = report.split("Met by every seed: ")[1]
+    met, not_met = (part.strip(" .\n").split(", ") for part in met_line.split(". Not met: "))
+    paragraph = next(p for p in README.read_text().split("\n\n") if "cgan_goals.md" in p)
+    said_met, said_not = " ".join(paragraph.split()).split("; not yet those for ")
+    assert all(GOAL_WORDS[goal] in said_met for goal in met if goal != "none"), (met, said_met)
+    assert all(GOAL_WORDS[goal] in said_not for goal in not_met if goal != "none"), (not_met, said_not)
+    assert not any(GOAL_WORDS[goal] in said_not for goal in met), said_not

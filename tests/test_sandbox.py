@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -129,6 +130,32 @@ def test_no_network_to_the_host(monkeypatch):
         assert report(attack(script)) == {"connected": True}  # control
     finally:
         server.close()
+
+
+OPEN_DESCRIPTORS = """
+import json, os
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+print(json.dumps({"open": [fd for fd in range(3, 256) if is_open(fd)]}))
+"""
+
+
+def test_no_descriptor_of_the_grader_reaches_the_sandbox():
+    """bubblewrap's --info-fd pipe (the sandbox's pid 1) stays the grader's: nothing past stdin/out/err."""
+    assert report(attack(OPEN_DESCRIPTORS))["open"] == []
+    # control: the probe sees a descriptor that is passed on
+    read, write = os.pipe()
+    try:
+        seen = subprocess.run([sys.executable, "-I", "-c", OPEN_DESCRIPTORS], pass_fds=(write,),
+                              capture_output=True, text=True, check=True)
+        assert write in json.loads(seen.stdout)["open"]
+    finally:
+        os.close(read)
+        os.close(write)
 
 
 def test_the_environment_is_not_passed_on(monkeypatch):

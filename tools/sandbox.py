@@ -253,11 +253,16 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
     info, info_to_bwrap = os.pipe()  # bubblewrap writes its child's pid here: the sandbox's pid 1
     at = wrapped.index(bwrap) + 1
     wrapped[at:at] = ["--info-fd", str(info_to_bwrap)]
-    process = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True, pass_fds=(info_to_bwrap,),
-                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                               preexec_fn=lambda: _rlimits(limits, cgroup, fallback))
-    os.close(info_to_bwrap)
+    try:
+        process = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True, pass_fds=(info_to_bwrap,),
+                                   env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                                   preexec_fn=lambda: _rlimits(limits, cgroup, fallback))
+    except BaseException:
+        os.close(info)
+        raise
+    finally:
+        os.close(info_to_bwrap)
     init = _sandbox_init(info)
     feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True)
     feeder.start()
