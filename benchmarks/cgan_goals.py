@@ -3,7 +3,8 @@
 Each seed trains the model exactly as notebook 08 does in full mode (its `course-model` cells, its
 full-mode epochs and schedule, the 50,000 images of the training split, ResumableTraining's clock)
 and is scored after every few epochs on half B of the validation split: the curve that settings may
-be chosen by. Test half B is touched once per run, at its end, for the reported figures. The goals
+be chosen by. Test half B is touched once per run, at its end, for the reported figures. Each seed also
+draws its own halves (helpers.scoring.real_digits), so the seeds' spread includes the yardstick's. The goals
 are helpers.targets.CGAN_GOALS; results go to benchmarks/cgan_goals.json and cgan_goals.md.
 
 `--tune NAME=VALUE ...` overrides names of the course-model cells (FULL_EPOCHS=12, LEARNING_RATE=4e-4)
@@ -126,12 +127,13 @@ def markdown(results: dict) -> str:
     worst_point = {k: worst[k](r["test"][k] for r in runs) for k in KEYS}
     rows.append(f"| mean | {cells(mean, np.mean([r['train_seconds'] for r in runs]))} |")
     rows.append(f"| worst seed | {cells(worst_point, max(r['train_seconds'] for r in runs))} |")
-    real = results["runs"][0]["real_test"]
+    def floor(key: str) -> str:  # each seed draws its own half B, so each has its own real digits' figure
+        values = sorted({f"{r['real_test'][key] - g.precision_recall_gap:.2f}" for r in runs})
+        return "≥ " + "–".join(values[:: max(1, len(values) - 1)])
+
     rows.append(f"| goal | ≥ {g.accuracy:.0%} | ≥ {g.worst_digit:.0%} | ≤ {g.frechet_ratio:.0f}x | "
-                f"≥ {real['precision'] - g.precision_recall_gap:.2f} / "
-                f"≥ {real['recall'] - g.precision_recall_gap:.2f} (real training digits' own "
-                f"{real['precision']:.2f} / {real['recall']:.2f}, less {g.precision_recall_gap}) | "
-                f"≤ {g.train_seconds / 60:.0f} min |")
+                f"{floor('precision')} / {floor('recall')} (the real training digits' own, less "
+                f"{g.precision_recall_gap}) | ≤ {g.train_seconds / 60:.0f} min |")
     met = {k: all(goals_met(r["test"], r["real_test"], r["train_seconds"])[k] for r in runs)
            for k in (*KEYS, "train_seconds")}
     rows += ["", "Met by every seed: " + (", ".join(k for k, ok in met.items() if ok) or "none")
@@ -166,10 +168,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--tune", nargs="*", metavar="NAME=VALUE",
                         help="override course-model names and score on the validation split only")
-    parser.add_argument("--epochs", type=int, help="stop after this many epochs (smoke runs)")
+    parser.add_argument("--epochs", type=int, help="train this many epochs, the schedule over them (smoke runs)")
     parser.add_argument("--code", type=Path, help="with --tune: Python run after the course-model cells")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
+    if args.code is not None and args.tune is None:
+        parser.error("--code tries a variant, which only tuning does: add --tune")
     if args.tune is not None:
         runs = tune(args.seeds, args.tune, epochs=args.epochs, code=args.code)
         print(json.dumps([r["validation"] for r in runs], indent=1))

@@ -97,6 +97,14 @@ def test_the_readme_says_which_cgan_goals_the_last_run_met():
     met, not_met = (part.strip(" .\n").split(", ") for part in met_line.split(". Not met: "))
     paragraph = next(p for p in README.read_text().split("\n\n") if "cgan_goals.md" in p)
     said_met, said_not = " ".join(paragraph.split()).split("; not yet those for ")
-    assert all(GOAL_WORDS[goal] in said_met for goal in met if goal != "none"), (met, said_met)
-    assert all(GOAL_WORDS[goal] in said_not for goal in not_met if goal != "none"), (not_met, said_not)
+    met, not_met = ([goal for goal in goals if goal != "none"] for goals in (met, not_met))
+    assert all(GOAL_WORDS[goal] in said_met for goal in met), (met, said_met)
+    assert all(GOAL_WORDS[goal] in said_not for goal in not_met), (not_met, said_not)
     assert not any(GOAL_WORDS[goal] in said_not for goal in met), said_not
+    assert not any(GOAL_WORDS[goal] in said_met for goal in not_met), said_met
+    # the figures are the mean row's, as the report prints them (percentages to one decimal)
+    mean = re.search(r"^\| mean \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)x \| "
+                     r"([\d.]+) / ([\d.]+) \| ([\d.]+) min", report, re.M).groups()
+    figures = [f"{float(mean[0]):.1f} %", f"{float(mean[1]):.1f} %", f"({mean[3]})", f"({mean[2]} times",
+               f"({mean[4]},", f"({mean[5]} min)"]
+    assert all(figure in paragraph for figure in figures), [f for f in figures if f not in paragraph]

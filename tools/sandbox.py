@@ -69,6 +69,7 @@ class Outcome:
     out_of_memory: bool = False  # the cgroup's OOM killer ended a process
     too_much_output: bool = False
     stderr_tail: bytes = b""  # the last 64 KiB, for debugging
+    ended: bool = False  # its pid 1 was seen to exit, so every process of the sandbox had ended
 
 
 def bubblewrap(path: str | None = None) -> str | None:
@@ -250,23 +251,31 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
                                            env=env)]
     outcome = Outcome()
     fallback = cgroup is None and scope is None
-    info, info_to_bwrap = os.pipe()  # bubblewrap writes its child's pid here: the sandbox's pid 1
     at = wrapped.index(bwrap) + 1
-    wrapped[at:at] = ["--info-fd", str(info_to_bwrap)]
+    info, info_to_bwrap = os.pipe()  # bubblewrap writes its child's pid here: the sandbox's pid 1
+    go_to_bwrap, go = os.pipe()  # and the sandbox waits for a byte here before it runs the command
+    wrapped[at:at] = ["--info-fd", str(info_to_bwrap), "--block-fd", str(go_to_bwrap)]
     try:
         process = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True, pass_fds=(info_to_bwrap,),
+                                   stderr=subprocess.PIPE, start_new_session=True,
+                                   pass_fds=(info_to_bwrap, go_to_bwrap),
                                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                                    preexec_fn=lambda: _rlimits(limits, cgroup, fallback))
     except BaseException:
         os.close(info)
+        os.close(go)
         raise
     finally:
         os.close(info_to_bwrap)
-    init = _sandbox_init(info)
-    feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True)
-    feeder.start()
+        os.close(go_to_bwrap)
+    init = None
     try:
+        try:
+            init = _sandbox_init(info)  # pid 1 waits for `go`: it cannot have exited, its number is its own
+        finally:
+            _release(go)
+        feeder = threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True)
+        feeder.start()
         _collect(process, limits, outcome)
     finally:
         if process.poll() is None:
@@ -278,8 +287,15 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
             cgroup.kill_all()
             outcome.out_of_memory = cgroup.out_of_memory()
             cgroup.remove()
-        _await_exit(init)
+        outcome.ended = _await_exit(init)
     return outcome
+
+
+def _readable(fd: int, seconds: float) -> bool:
+    """Whether `fd` turns readable within `seconds` (poll: any descriptor number)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(seconds * 1000))))
 
 
 def _sandbox_init(info: int, seconds: float = 10) -> int | None:
@@ -289,7 +305,7 @@ def _sandbox_init(info: int, seconds: float = 10) -> int | None:
     """
     text, deadline = b"", time.monotonic() + seconds
     try:
-        while (left := deadline - time.monotonic()) > 0 and select.select([info], [], [], left)[0]:
+        while _readable(info, deadline - time.monotonic()):
             if not (chunk := os.read(info, 4096)):
                 break
             text += chunk
@@ -301,20 +317,32 @@ def _sandbox_init(info: int, seconds: float = 10) -> int | None:
         return None
 
 
-def _await_exit(init: int | None, seconds: float = 30) -> None:
-    """Kill the sandbox's pid 1 and wait until it has exited (its pidfd turns readable).
+def _release(go: int) -> None:
+    """Let the sandbox run its command (bubblewrap's --block-fd), and close the pipe."""
+    try:
+        os.write(go, b"x")
+    except OSError:  # bubblewrap is gone already
+        pass
+    finally:
+        os.close(go)
+
+
+def _await_exit(init: int | None, seconds: float = 30) -> bool:
+    """Kill the sandbox's pid 1 and wait until it has exited (its pidfd turns readable); True if it has.
 
     The kernel ends every other process of a pid namespace before its pid 1 exits, so a grader that goes
     on to the next student leaves no process of this one behind, cgroup or not.
     """
     if init is None:
-        return
+        return False
     try:
         signal.pidfd_send_signal(init, signal.SIGKILL)
-    except ProcessLookupError:  # it has exited already
+    except OSError:  # it has exited already (or cannot be signalled: the wait says which)
         pass
-    select.select([init], [], [], seconds)
-    os.close(init)
+    try:
+        return _readable(init, seconds)
+    finally:
+        os.close(init)
 
 
 def _feed(pipe, data: bytes) -> None:
