@@ -129,7 +129,7 @@ def markdown(results: dict) -> str:
     rows.append(f"| worst seed | {cells(worst_point, max(r['train_seconds'] for r in runs))} |")
     def floor(key: str) -> str:  # each seed draws its own half B, so each has its own real digits' figure
         values = sorted({f"{r['real_test'][key] - g.precision_recall_gap:.2f}" for r in runs})
-        return "≥ " + "–".join(values[:: max(1, len(values) - 1)])
+        return "≥ " + "\N{EN DASH}".join(values[:: max(1, len(values) - 1)])
 
     rows.append(f"| goal | ≥ {g.accuracy:.0%} | ≥ {g.worst_digit:.0%} | ≤ {g.frechet_ratio:.0f}x | "
                 f"{floor('precision')} / {floor('recall')} (the real training digits' own, less "
@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--tune", nargs="*", metavar="NAME=VALUE",
                         help="override course-model names and score on the validation split only")
-    parser.add_argument("--epochs", type=int, help="train this many epochs, the schedule over them (smoke runs)")
+    parser.add_argument("--epochs", type=int, help="train this many epochs, the schedule over them")
     parser.add_argument("--code", type=Path, help="with --tune: Python run after the course-model cells")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()

@@ -160,7 +160,7 @@ def test_the_goals_table_reports_every_seed_the_mean_the_worst_and_what_is_met()
     table = cgan_goals.markdown(results)
     assert "| 1 | 99.50% | 98.00% | 1.8x | 0.85 / 0.86 | 8.3 min |" in table
     assert "| worst seed | 99.50% | 98.00% | 2.6x | 0.85 / 0.80 | 11.7 min |" in table
-    assert "≥ 0.81–0.82 / ≥ 0.84" in table  # the real digits' own, less 0.05, over the seeds' halves B
+    assert "≥ 0.81\N{EN DASH}0.82 / ≥ 0.84" in table  # the real digits' own, less 0.05, per seed
     met, not_met = table.split("Met by every seed: ")[1].split(". Not met: ")
     assert met == "accuracy, worst_digit, precision"
     assert not_met.strip() == "frechet_ratio, recall, train_seconds."
