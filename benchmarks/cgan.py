@@ -169,17 +169,23 @@ def reference_contender(train_images: np.ndarray, train_labels: np.ndarray, seed
                      -(-len(train_images) // keras_cgan.BATCH_SIZE))
 
 
+def generator_scores(generate: Callable, noise_dim: int, classifier, reference: RealDigits,
+                     seed: int) -> dict:
+    """A generator's scores on one sample per label of the reference's half B, from fixed noise."""
+    noise = np.random.default_rng(seed).normal(size=(len(reference.labels), noise_dim))
+    labels = reference.labels.astype("int32")
+    scores = score_generator(classifier, generate(noise.astype("float32"), labels), labels, reference)
+    return {"accuracy": scores.accuracy, "worst_digit": scores.worst_digit,
+            "frechet_ratio": scores.frechet_ratio, "precision": scores.precision, "recall": scores.recall,
+            "sharpness": scores.sharpness, "diversity": scores.diversity,
+            "style_diversity": scores.style_diversity}
+
+
 def score(contender: Contender, classifier, reference: RealDigits, seed: int) -> dict:
     """The contender's scores now, on one sample per label of test half B (fixed noise)."""
-    noise = np.random.default_rng(seed).normal(size=(len(reference.labels), contender.noise_dim))
-    labels = reference.labels.astype("int32")
-    images = contender.generate(noise.astype("float32"), labels)
-    scores = score_generator(classifier, images, labels, reference)
     return {"train_seconds": contender.train_seconds, "steps": contender.steps,
-            "epochs": contender.steps / contender.steps_per_epoch, "accuracy": scores.accuracy,
-            "worst_digit": scores.worst_digit, "frechet_ratio": scores.frechet_ratio,
-            "precision": scores.precision, "recall": scores.recall, "sharpness": scores.sharpness,
-            "diversity": scores.diversity, "style_diversity": scores.style_diversity}
+            "epochs": contender.steps / contender.steps_per_epoch,
+            **generator_scores(contender.generate, contender.noise_dim, classifier, reference, seed)}
 
 
 def reaches(point: dict, target: dict) -> bool:

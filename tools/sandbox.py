@@ -82,10 +82,14 @@ def bubblewrap(path: str | None = None) -> str | None:
 
 
 def sandboxed(command: list[str], bwrap: str, *, readable: list[Path], limits: Limits,
-              files: dict[str, Path] | None = None, env: dict[str, str] | None = None) -> list[str]:
-    """`command` wrapped in bubblewrap: only `readable` folders (and `files`, {inside: host}) are shown."""
+              files: dict[str, Path] | None = None, env: dict[str, str] | None = None,
+              options: tuple[str, ...] = ()) -> list[str]:
+    """`command` wrapped in bubblewrap: only `readable` folders (and `files`, {inside: host}) are shown.
+
+    `options` go to bubblewrap as they are (the grader's --info-fd and --block-fd).
+    """
     size = str(limits.tmpfs_mib * 2**20)
-    args = [bwrap, *ISOLATION]
+    args = [bwrap, *ISOLATION, *options]
     for folder in SYSTEM:
         args += ["--ro-bind-try", folder, folder]
     for name in ETC:
@@ -247,14 +251,13 @@ def run(command: list[str], *, bwrap: str, limits: Limits, readable: list[Path],
     """Run `command` in the sandbox with `stdin` and collect its stdout lines; its doings never raise here."""
     cgroup = Cgroup.create(limits)
     scope = None if cgroup is not None else systemd_scope(limits)
-    wrapped = [*(scope or []), *sandboxed(command, bwrap, readable=readable, limits=limits, files=files,
-                                           env=env)]
-    outcome = Outcome()
-    fallback = cgroup is None and scope is None
-    at = wrapped.index(bwrap) + 1
     info, info_to_bwrap = os.pipe()  # bubblewrap writes its child's pid here: the sandbox's pid 1
     go_to_bwrap, go = os.pipe()  # and the sandbox waits for a byte here before it runs the command
-    wrapped[at:at] = ["--info-fd", str(info_to_bwrap), "--block-fd", str(go_to_bwrap)]
+    options = ("--info-fd", str(info_to_bwrap), "--block-fd", str(go_to_bwrap))
+    wrapped = [*(scope or []), *sandboxed(command, bwrap, readable=readable, limits=limits, files=files,
+                                           env=env, options=options)]
+    outcome = Outcome()
+    fallback = cgroup is None and scope is None
     try:
         process = subprocess.Popen(wrapped, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, start_new_session=True,
