@@ -185,7 +185,17 @@ def test_processes_are_limited():
 
 
 KILL_ALL, REMOVE = sandbox.Cgroup.kill_all, sandbox.Cgroup.remove  # the real ones, for clean-ups
-BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+# a mark no other process carries: CI once ran a host shell whose command line held "while True"
+BOMB_MARK = f"fork-bomb-{uuid.uuid4().hex}"
+BOMB = f"""
+    # {BOMB_MARK}
+    import os
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+"""
 
 
 @needs_cgroup
@@ -222,7 +232,7 @@ def _end(groups: list[sandbox.Cgroup]) -> None:
 
 
 def _bombs() -> list[Path]:
-    """The fork bomb's processes still on the host (its bubblewrap's command line names it too)."""
+    """This run's fork-bomb processes left on the host (its bubblewrap's command line carries the mark)."""
     return [proc for proc in Path("/proc").iterdir() if proc.name.isdigit() and _is_bomb(proc)]
 
 
@@ -241,7 +251,7 @@ def _described(procs: list[Path]) -> str:
 
 def _is_bomb(proc: Path) -> bool:
     try:
-        return "while True" in (proc / "cmdline").read_bytes().decode(errors="replace")
+        return BOMB_MARK in (proc / "cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
 
