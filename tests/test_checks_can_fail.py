@@ -259,3 +259,29 @@ def test_a_flipped_saturating_loss_fails_notebook_07s_check():
         expect("the saturating loss with its sign flipped", difference(line.replace("-tf.nn.softplus",
                                                                                     "tf.nn.softplus")),
                below=bound)
+
+
+def test_a_mixture_density_missing_its_log_n_fails_notebook_04s_information_check():
+    import tensorflow as tf
+
+    from helpers.vae import kl_to_standard_normal
+
+    source = _notebook_code("04_elbo", "def split_rate")
+    definitions = "\n\n".join(ast.get_source_segment(source, node) for node in ast.parse(source).body
+                              if isinstance(node, ast.FunctionDef))
+    planted = ("- np.log(len(means))", "")
+    assert definitions.count(planted[0]) == 1
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.normal(0.0, 1.0, (2000, 2)), np.full((2000, 2), -3.0)], axis=1)
+
+    def information(code: str) -> float:  # the notebook's split of the rate, for an encoder of spread codes
+        namespace = {"np": np, "tf": tf, "N_AGG": 2000, "SEED": 0, "x_agg": None,
+                     "kl_to_standard_normal": kl_to_standard_normal}
+        exec(code, namespace)
+        return namespace["split_rate"](lambda x: tf.constant(codes, tf.float32))[1]
+
+    bound = notebook_bound("04_elbo", "04 aggregate posterior, I(x; z)", "above")
+    expect("the notebook's I(x; z)", information(definitions), above=bound)
+    with planted_bug():
+        expect("I(x; z) with a mixture density missing its -log N",
+               information(definitions.replace(*planted)), above=bound)
