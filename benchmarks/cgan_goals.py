@@ -58,7 +58,8 @@ def train_one(seed: int, overrides: dict, *, score_test: bool, epochs: int | Non
 
     `overrides` replace names of the course-model cells; `code` (a Python file) runs after them, to try a
     changed network or step before it goes into the notebook. A variant that keeps another copy of the
-    generator (an average of its weights, say) names it by defining `scored_generator(generator)`.
+    generator (an average of its weights, say) defines `scored_generator(generator)`, which returns the
+    network to score; it is asked at every scoring, so it may return a fresh copy.
     """
     keras.utils.set_random_seed(seed)
     (all_images, all_labels), (test_images, test_labels) = load_mnist()
@@ -79,12 +80,12 @@ def train_one(seed: int, overrides: dict, *, score_test: bool, epochs: int | Non
                            drop_remainder=True)
     training = ResumableTraining(None, verbose=False)
     curve = []
-    scored = course.get("scored_generator", lambda network: network)(generator)
+    scored_generator = course.get("scored_generator", lambda network: network)
 
     def after_epoch(epoch: int) -> None:
         if epoch % SCORE_EVERY == 0 or epoch == epochs:
             point = {"epoch": epoch, "train_seconds": training.train_seconds,
-                     **scores(scored, classifier, validation, course["NOISE_DIM"], seed)}
+                     **scores(scored_generator(generator), classifier, validation, course["NOISE_DIM"], seed)}
             curve.append(point)
             print(f"  seed {seed}, epoch {epoch}: {training.train_seconds:.0f} s, "
                   + ", ".join(f"{k} {point[k]:.4g}" for k in KEYS), flush=True)
@@ -95,7 +96,7 @@ def train_one(seed: int, overrides: dict, *, score_test: bool, epochs: int | Non
               "real_validation": {"precision": validation.precision_train, "recall": validation.recall_train}}
     if score_test:
         test = real_digits(classifier, train_images, train_labels, test_images, test_labels, seed=seed)
-        result["test"] = scores(scored, classifier, test, course["NOISE_DIM"], seed)
+        result["test"] = scores(scored_generator(generator), classifier, test, course["NOISE_DIM"], seed)
         result["real_test"] = {"precision": test.precision_train, "recall": test.recall_train}
     return result
 

@@ -249,9 +249,9 @@ def markdown(results: dict) -> str:
     leader = (f"the {ahead.pop()}-trained model ahead on both test sets" if len(ahead) == 1
               else "each model ahead on one test set")
     lines += ["", f"Read it this way: the test set's binarisation moves the exact log p(x) by "
-              f"{span(by_test)} nats; the training binarisation by {span(by_training)}, {leader}, but "
-              "one run each cannot tell that from what a second seed of the same configuration would "
-              f"move (not measured here); the single-sample ELBO is {span(elbo_gap)} nats below the "
+              f"{span(by_test)} nats; the training binarisation by {span(by_training)}, {leader}, a "
+              "difference that one run per configuration cannot separate from seed-to-seed variation, "
+              f"which was not measured; the single-sample ELBO is {span(elbo_gap)} nats below the "
               "exact value, and even "
               f"L_{k} is {span(iwae_gap)} nats short of it. The first {n} test images score "
               f"{span(first_images)} nats higher than all {n_test:,}, which is why L_{k} has its own "
@@ -259,9 +259,9 @@ def markdown(results: dict) -> str:
     lines += ["", "The grid's error: against a grid of twice the spacing, the mean log p(x) changes by at "
               f"most {max(r['grid_change_mean'] for r in rows):.1e} nats (one image's, by at most "
               f"{max(r['grid_change_max'] for r in rows):.2f}, on the narrowest posteriors). The fine grid's "
-              "own error was not measured: these changes bound it only if halving the spacing shrinks the "
-              "error, which a posterior narrower than a few grid cells does not promise, so one image's "
-              "figure is uncertain by up to about that much. The largest share of one image's "
+              "own error was not measured: these changes bound it only if halving the spacing at least "
+              "halves the error, which a posterior narrower than a few grid cells does not promise, so "
+              "one image's figure may be off by more. The largest share of one image's "
               "posterior mass within "
               f"{EDGE_BAND} of the grid's edge is {max(r['edge_share'] for r in rows):.1e}.",
               "", literature_markdown(), ""]
