@@ -110,10 +110,7 @@ def course_contender(course: dict, train_images: np.ndarray, train_labels: np.nd
     dataset = make_dataset(train_images, train_labels, batch_size=batch, shuffle=True, seed=seed,
                            drop_remainder=True).repeat()
 
-    def generate(noise, labels):
-        return generator.predict([noise, labels], batch_size=500, verbose=0)
-
-    return Contender("course (notebook 08)", step, iter(dataset), generate, course["NOISE_DIM"],
+    return Contender("course (notebook 08)", step, iter(dataset), sampler(generator), course["NOISE_DIM"],
                      len(train_images) // batch,
                      networks={"generator": generator, "discriminator": discriminator,
                                "generator_optimizer": optimizers[0]})
@@ -167,6 +164,14 @@ def reference_contender(train_images: np.ndarray, train_labels: np.ndarray, seed
 
     return Contender("keras-io recipe (reference)", step, iter(dataset), generate, keras_cgan.NOISE_DIM,
                      -(-len(train_images) // keras_cgan.BATCH_SIZE))
+
+
+def sampler(generator: keras.Model) -> Callable:
+    """generate(noise, labels) for a Keras generator that takes [noise, int labels]: its images, batched."""
+    def generate(noise, labels):
+        return generator.predict([noise, labels], batch_size=500, verbose=0)
+
+    return generate
 
 
 def generator_scores(generate: Callable, noise_dim: int, classifier, reference: RealDigits,

@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from benchmarks.cgan import COURSE_NAMES, NOTEBOOK, check_defined, generator_scores
+from benchmarks.cgan import COURSE_NAMES, NOTEBOOK, check_defined, generator_scores, sampler
 from helpers.classifier import load_classifier
 from helpers.config import output_path
 from helpers.data import NUM_CLASSES, load_mnist, make_dataset, split_validation
@@ -45,10 +45,7 @@ KEYS = ("accuracy", "worst_digit", "frechet_ratio", "precision", "recall")
 
 def scores(generator, classifier, reference: RealDigits, noise_dim: int, seed: int) -> dict:
     """One sample per label of the reference's half B, from fixed noise: the five scores of the goals."""
-    def generate(noise, labels):
-        return generator.predict([noise, labels], batch_size=500, verbose=0)
-
-    every = generator_scores(generate, noise_dim, classifier, reference, seed)
+    every = generator_scores(sampler(generator), noise_dim, classifier, reference, seed)
     return {key: every[key] for key in KEYS}
 
 
