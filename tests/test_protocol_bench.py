@@ -86,6 +86,22 @@ def test_the_grid_widens_until_the_posterior_is_inside_it():
         protocol.integrate(decoder_peaked_at(40.0), {"x": x}, config)
 
 
+def test_refining_the_grid_around_a_narrow_posterior_finds_the_integral_a_coarse_grid_misses():
+    x = (np.arange(784) < 392).astype(np.float32)
+    decoder = decoder_peaked_at(0.3)  # the posterior of z_1: standard deviation about 0.14; z_2: the prior
+    z1 = np.linspace(-3, 3, 600_001)  # the truth: z_2 integrates out, z_1 by a fine 1-D rule
+    logit = (z1 - 0.3) / 2
+    log_integrand = 392 * logit - 784 * np.logaddexp(0, logit) - 0.5 * z1**2 - 0.5 * np.log(2 * np.pi)
+    peak = log_integrand.max()
+    truth = peak + np.log(np.exp(log_integrand - peak).sum() * (z1[1] - z1[0]))
+    used = {"points": 20, "half_width": 6.0}  # spacing 0.6, about four posterior standard deviations
+    coarse = protocol.exact_log_px(decoder, {"x": x[None]}, used["points"], half_width=6.0)["x"][0][0]
+    refined, refined_half, spacing = protocol.refine(decoder, x, used)
+    assert spacing == pytest.approx(0.6 / protocol.REFINE_FACTOR, rel=0.05)
+    assert abs(coarse - truth) > 0.1  # the coarse grid is off (by 0.5 nats) ...
+    assert abs(refined - truth) < 1e-3 and abs(refined_half - truth) < 1e-3  # ... the refined one is not
+
+
 def test_the_integral_needs_a_two_dimensional_code():
     decoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(784)])
     with pytest.raises(ValueError, match="2-D code"):
@@ -96,7 +112,8 @@ def test_the_table_has_one_row_per_protocol_and_a_consistent_column_count():
     grid = {"half_width": 7.0, "points": 560, "coarse_points": 280}
     rows = [{"training": t, "testing": s, "elbo": -100.0, "exact": -95.0, "exact_first": -94.0,
              "iwae_first": -94.5, "grid_change_mean": 1e-4, "grid_change_max": 0.5, "edge_share": 1e-9,
-             "grid": grid}
+             "grid": grid, "refined": [{"image": 7, "grid": -90.0, "refined": -90.25, "refined_half": -90.24,
+                                         "spacing": 0.003125}]}
             for t in protocol.TRAINING for s in protocol.TESTING]
     config = {**protocol.FULL, "epochs": 15}
     text = protocol.markdown({"config": config, "rows": rows,
@@ -108,6 +125,7 @@ def test_the_table_has_one_row_per_protocol_and_a_consistent_column_count():
     assert "| dynamic | stochastic | -100.00 | -95.00 | 5.00 | -94.50 | -94.00 |" in text
     assert "560 x 560 points on [-7, 7]^2, against 280 x 280" in text
     assert "moves the exact log p(x) by 0.0 nats" in text and "L_5000 is 0.5 nats short" in text
+    assert "moves them by at most 0.25 nats" in text and "half as fine changes them by at most 0.01" in text
 
 
 def test_a_span_is_a_range_or_one_value():
