@@ -317,9 +317,9 @@ def markdown(results: dict) -> str:
             f"moved most between the two grids ({len(refined)} in all), a grid {REFINE_FACTOR} times finer, "
             f"on the box that holds each one's posterior (spacing at most "
             f"{max(image['spacing'] for image in refined):.1e}), moves them by at most {max(moved):.2f} "
-            f"nats (by {np.mean(moved):.2f} on average): the table's grid is off by that much on the images "
-            f"it resolves worst. A refined grid half as fine changes them by at most {settled:.2f}, the size "
-            "of the refined values' own error.")
+            f"nats (by {np.mean(moved):.2f} on average): where the two grids disagree most, the table's grid "
+            f"is off by that much. A refined grid half as fine changes them by at most {settled:.1e}, the "
+            "size of the refined values' own error.")
     else:
         own_error = ("The fine grid's own error was not measured: these changes bound it only if halving the "
                      "spacing at least halves the error, which a posterior narrower than a few grid cells "
