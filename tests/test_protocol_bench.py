@@ -126,6 +126,13 @@ def test_the_table_has_one_row_per_protocol_and_a_consistent_column_count():
     assert "560 x 560 points on [-7, 7]^2, against 280 x 280" in text
     assert "moves the exact log p(x) by 0.0 nats" in text and "L_5000 is 0.5 nats short" in text
     assert "moves them by at most 0.25 nats" in text
+    assert "which was not measured" in text  # without a second seed
+    again = {"seed": 1, "training": "threshold",
+             "scores": {t: {"elbo": -100.5, "exact": -96.0} for t in protocol.TESTING}}
+    text = protocol.markdown({"config": config, "rows": rows, "second_seed": again,
+                              "machine": {"date": "2026-11-27", "cpu": "cpu", "cores": 2}})
+    assert "a difference no larger than that between two seeds of one configuration" in text
+    assert "seed 1, lies 1.0 nats from the first" in text and "which was not measured" not in text
     assert "half as fine changes them by at most 1.0e-02" in text
 
 
