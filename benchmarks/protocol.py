@@ -320,9 +320,12 @@ def markdown(results: dict) -> str:
         apart = ("than that between two seeds of one configuration (a second "
                  f"{again['training']}-trained run, seed {again['seed']}, lies {span(seeds_apart)} nats from "
                  "the first)")
-        seed_text = (f"a difference no larger {apart}, so one run per configuration does not establish it"
-                     if max(by_training) <= max(seeds_apart) else
-                     f"a difference larger {apart}, though one second seed is a small sample of that spread")
+        larger = [effect > spread for effect, spread in zip(by_training, seeds_apart, strict=True)]
+        if all(larger):
+            seed_text = f"a difference larger {apart}, though a second seed is a small sample of the spread"
+        else:  # on some test set, two seeds of one configuration differ as much as the two configurations
+            size = "no larger" if not any(larger) else "on one test set no larger"
+            seed_text = f"a difference {size} {apart}, so one run per configuration does not establish it"
     else:
         seed_text = ("a difference that one run per configuration cannot separate from seed-to-seed "
                      "variation, which was not measured")

@@ -133,6 +133,14 @@ def test_the_table_has_one_row_per_protocol_and_a_consistent_column_count():
                               "machine": {"date": "2026-11-27", "cpu": "cpu", "cores": 2}})
     assert "a difference no larger than that between two seeds of one configuration" in text
     assert "seed 1, lies 1.0 nats from the first" in text and "which was not measured" not in text
+    rows[0]["exact"], again["scores"]["threshold"]["exact"] = -93.0, -94.0  # 2 nats ahead, seeds 1 apart
+    text = protocol.markdown({"config": config, "rows": rows, "second_seed": again,
+                              "machine": {"date": "2026-11-27", "cpu": "cpu", "cores": 2}})
+    assert "a difference on one test set no larger than that between two seeds" in text
+    rows[1]["exact"], again["scores"]["stochastic"]["exact"] = -93.0, -94.0  # and on the other test set
+    text = protocol.markdown({"config": config, "rows": rows, "second_seed": again,
+                              "machine": {"date": "2026-11-27", "cpu": "cpu", "cores": 2}})
+    assert "a difference larger than that between two seeds" in text
     assert "half as fine changes them by at most 1.0e-02" in text
 
 
