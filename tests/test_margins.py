@@ -62,12 +62,14 @@ def test_remeasured_rows_replace_only_that_notebooks_rows():
 def test_remeasured_unit_tests_replace_only_the_unit_tests_rows():
     previous = {"seeds": [1, 2], "minutes": 50.0, "pytest_exit_codes": {}, "rows": margins.summarise(
         _records("k-NN accuracy", [0.9, 0.95], above=0.5) + _records("05 kept", [1.0, 1.1], above=0.0)),
-        "remeasured": [{"notebooks": ["08_cgan"], "seeds": [1, 2], "minutes": 14.0, "pytest_exit_codes": {}}]}
+        "remeasured": [{"notebooks": ["08_cgan"], "seeds": [1, 2], "minutes": 14.0, "pytest_exit_codes": {},
+                        "note": "then a bound moved from > 1 to > 2"}]}
     new = {"seeds": [1, 2], "minutes": 3.0, "pytest_exit_codes": {1: 0, 2: 0},
            "rows": margins.summarise(_records("precision", [0.8, 0.9], above=0.6))}
     merged, note = margins.merge_remeasured(previous, new, ["tests"])
     assert sorted(row["check"] for row in merged["rows"]) == ["05 kept", "precision"]
     assert "08_cgan were re-measured" in note and "the unit tests were re-measured" in note
+    assert "(seeds 1, 2, 14 min); then a bound moved from > 1 to > 2." in note  # a note added by hand
     assert not margins.is_notebook_check("10-fold k-NN") and margins.is_notebook_check("10 new notebook")
 
 

@@ -220,9 +220,14 @@ def merge_remeasured(previous: dict, new: dict, what: list[str]) -> tuple[dict, 
     remeasured = [*previous.get("remeasured", []),
                   {"what": what, "seeds": new["seeds"], "minutes": new["minutes"],
                    "pytest_exit_codes": new["pytest_exit_codes"]}]
-    note = "".join(f" The rows of {', '.join(_names(r))} were re-measured afterwards, alone (seeds "
-                   f"{', '.join(map(str, r['seeds']))}, {r['minutes']:.0f} min)." for r in remeasured)
-    return {**previous, "rows": rows, "remeasured": remeasured}, note
+    return {**previous, "rows": rows, "remeasured": remeasured}, remeasured_note(remeasured)
+
+
+def remeasured_note(remeasured: list[dict]) -> str:
+    """What was re-measured after the table's run, and any note added to an entry (a bound moved since)."""
+    return "".join(f" The rows of {', '.join(_names(r))} were re-measured afterwards, alone (seeds "
+                   f"{', '.join(map(str, r['seeds']))}, {r['minutes']:.0f} min)"
+                   + (f"; {r['note']}." if r.get("note") else ".") for r in remeasured)
 
 
 def _names(entry: dict) -> list[str]:
