@@ -227,7 +227,7 @@ def remeasured_note(remeasured: list[dict]) -> str:
     """What was re-measured after the table's run, and any note added to an entry (a bound moved since)."""
     return "".join(f" The rows of {', '.join(_names(r))} were re-measured afterwards, alone (seeds "
                    f"{', '.join(map(str, r['seeds']))}, {r['minutes']:.0f} min)"
-                   + (f"; {r['note']}." if r.get("note") else ".") for r in remeasured)
+                   + (f"; {r['note'].rstrip('.')}." if r.get("note") else ".") for r in remeasured)
 
 
 def _names(entry: dict) -> list[str]:
