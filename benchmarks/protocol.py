@@ -58,14 +58,22 @@ def binarise_stochastic(grey: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return (rng.random(grey.shape, dtype=np.float32) < grey).astype(np.float32)
 
 
+def midpoints(low, high, counts) -> tuple[np.ndarray, np.ndarray]:
+    """Midpoints of a counts[0] x counts[1] grid of cells on the box [low, high] (M, 2), float32, and the
+    cells' sides."""
+    low, high, counts = np.asarray(low, float), np.asarray(high, float), np.asarray(counts)
+    sides = (high - low) / counts
+    axes = [lo + side * (np.arange(n) + 0.5) for lo, side, n in zip(low, sides, counts, strict=True)]
+    z1, z2 = np.meshgrid(*axes, indexing="ij")
+    return np.stack([z1.ravel(), z2.ravel()], axis=-1).astype("float32"), sides
+
+
 def grid(points_per_axis: int, half_width: float = HALF_WIDTH) -> tuple[np.ndarray, float]:
     """Midpoints of a square grid on [-half_width, half_width]^2, shape (points^2, 2), and one cell's area."""
     if points_per_axis < 2:
         raise ValueError(f"points_per_axis must be at least 2, got {points_per_axis}")
-    spacing = 2 * half_width / points_per_axis
-    axis = -half_width + spacing * (np.arange(points_per_axis) + 0.5)
-    z1, z2 = np.meshgrid(axis, axis, indexing="ij")
-    return np.stack([z1.ravel(), z2.ravel()], axis=-1).astype("float32"), spacing**2
+    points, sides = midpoints([-half_width] * 2, [half_width] * 2, [points_per_axis] * 2)
+    return points, float(np.prod(sides))
 
 
 def log_joint(decoder, z: np.ndarray):
@@ -132,36 +140,37 @@ def integrate(decoder, tests: dict[str, np.ndarray], cfg: dict) -> tuple[dict, d
                        f"{used['half_width']:g}]^2 after two widenings")
 
 
-def log_joint_on(decoder, x: np.ndarray, z: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """log p(x, z) of one binary image x (784,) at each code z (M, 2), float64: the integrand of log p(x)."""
-    x = tf.constant(np.reshape(x, (1, -1)), tf.float32)
-    return np.concatenate([log_joint(decoder, tf.constant(z[start : start + chunk], tf.float32))(x)[0].numpy()
-                           for start in range(0, len(z), chunk)]).astype("float64")
+def log_joint_at(decoder, x: np.ndarray, z: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """log p(x, z) of binary images x (N, 784) at each code z (M, 2), shape (N, M), float64."""
+    x = tf.constant(np.reshape(x, (len(x), -1)), tf.float32)
+    return np.concatenate([log_joint(decoder, tf.constant(z[start : start + chunk]))(x).numpy()
+                           for start in range(0, len(z), chunk)], axis=1).astype("float64")
 
 
-def refine(decoder, x: np.ndarray, used: dict, factor: int = REFINE_FACTOR) -> dict:
-    """log p(x) of one image on a grid `factor` times finer than `used`'s, on the box holding its posterior.
+def refine(decoder, images: np.ndarray, used: dict, factor: int = REFINE_FACTOR) -> list[dict]:
+    """log p(x) of each image on a grid `factor` times finer than `used`'s, on the box holding its posterior.
 
     The box covers every cell of the configured grid whose log p(x, z) is within REFINE_DEPTH nats of the
     largest (the cells left out hold at most their count times e^-REFINE_DEPTH of the peak cell's mass), one
-    cell wider on each side. Returns {"refined", "spacing"}: log p(x) and the largest spacing of that grid
-    (REFINE_MAX_POINTS per axis may keep it above the target), {"refined_half", "half_spacing"}: the same
-    on a grid with half as many points per axis (the refined value's own error's scale), and "box".
+    cell wider on each side; the configured grid is decoded once for all the images. Returns, per image,
+    {"refined", "spacing"}: log p(x) and the largest spacing of that grid (REFINE_MAX_POINTS per axis may
+    keep it above the target), {"refined_half", "half_spacing"}: the same on a grid with half as many points
+    per axis (the refined value's own error's scale), and "box".
     """
     z_grid, area = grid(used["points"], used["half_width"])
     spacing = np.sqrt(area)
-    on_grid = log_joint_on(decoder, x, z_grid)
-    kept = z_grid[on_grid > on_grid.max() - REFINE_DEPTH]
-    low, high = kept.min(axis=0) - 1.5 * spacing, kept.max(axis=0) + 1.5 * spacing
-    counts = np.minimum(np.ceil((high - low) * factor / spacing).astype(int), REFINE_MAX_POINTS)
-    out = {"box": [low.tolist(), high.tolist()]}
-    for key, n in (("", counts), ("_half", np.ceil(counts / 2).astype(int))):
-        sides = (high - low) / n
-        axes = [lo + side * (np.arange(k) + 0.5) for lo, side, k in zip(low, sides, n, strict=True)]
-        z1, z2 = np.meshgrid(*axes, indexing="ij")
-        values = log_joint_on(decoder, x, np.stack([z1.ravel(), z2.ravel()], axis=-1))
-        out["refined" + key] = float(tf.reduce_logsumexp(values).numpy() + np.log(np.prod(sides)))
-        out["half_spacing" if key else "spacing"] = float(sides.max())
+    out = []
+    for x, on_grid in zip(images, log_joint_at(decoder, images, z_grid), strict=True):
+        kept = z_grid[on_grid > on_grid.max() - REFINE_DEPTH]
+        low, high = kept.min(axis=0) - 1.5 * spacing, kept.max(axis=0) + 1.5 * spacing
+        counts = np.minimum(np.ceil((high - low) * factor / spacing).astype(int), REFINE_MAX_POINTS)
+        result = {"box": [low.tolist(), high.tolist()]}
+        for key, n in (("", counts), ("_half", np.ceil(counts / 2).astype(int))):
+            points, sides = midpoints(low, high, n)
+            values = log_joint_at(decoder, x[None], points)[0]
+            result["refined" + key] = float(tf.reduce_logsumexp(values).numpy() + np.log(np.prod(sides)))
+            result["half_spacing" if key else "spacing"] = float(sides.max())
+        out.append(result)
     return out
 
 
@@ -211,8 +220,8 @@ def run_protocol(smoke: bool = False, seed: int = 0) -> dict:
             elbo = evaluate(tf.data.Dataset.from_tensor_slices(x).batch(500))
             change = np.abs(log_px - coarse[testing][0])
             worst = np.argsort(change)[::-1][: cfg["refine_images"]]  # where the two grids differ most
-            refined = [{"image": int(i), "grid": float(log_px[i]), **refine(decoder, x[i], used)}
-                       for i in worst]
+            refined = [{"image": int(i), "grid": float(log_px[i]), **result}
+                       for i, result in zip(worst, refine(decoder, x[worst], used), strict=True)]
             rows.append({"training": training, "testing": testing, "elbo": elbo,
                          "exact": float(log_px.mean()), "exact_first": float(log_px[:n].mean()),
                          "iwae_first": iwae,

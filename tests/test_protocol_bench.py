@@ -108,7 +108,7 @@ def test_refining_the_grid_around_a_narrow_posterior_finds_the_integral_a_coarse
         truth += peak + np.log(np.exp(log_integrand - peak).sum() * (z[1] - z[0]))
     used = {"points": 24, "half_width": 6.0}  # spacing 0.5, about two and a half posterior deviations
     coarse = protocol.exact_log_px(decoder, {"x": x[None]}, used["points"], half_width=6.0)["x"][0][0]
-    out = protocol.refine(decoder, x, used)
+    (out,) = protocol.refine(decoder, x[None], used)
     assert out["spacing"] == pytest.approx(0.5 / protocol.REFINE_FACTOR, rel=0.1)
     assert out["half_spacing"] == pytest.approx(2 * out["spacing"], rel=0.1)  # a grid half as fine
     (low1, low2), (high1, high2) = out["box"]
