@@ -101,7 +101,7 @@ grade: $(VENV)/.teach-stamp $(CLASSIFIER) sandbox  ## Grade SUBMISSIONS=DIR (a f
 execute: $(VENV)/.test-stamp $(CLASSIFIER)  ## Re-run the notebooks in FULL mode, outputs saved in place, and time them (NOTEBOOKS=, MODE=quick)
 	$(BIN)/python -m tools.execute $(if $(MODE),--mode $(MODE),) $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS),)
 
-bench: $(VENV)/.test-stamp $(CLASSIFIER)  ## Benchmarks (PART=vae|conditional|cgan|protocol, COLLECT=1): benchmarks/results.*; PART=cgan-goals: 08's goals over 3 seeds
+bench: $(VENV)/.test-stamp $(CLASSIFIER)  ## Benchmarks (PART=vae|conditional|cgan|protocol, COLLECT=1): benchmarks/results.*; PART=cgan-goals: 08's goals over 3 seeds; PART=cgan-yardstick: 08's saved generator against 8 yardsticks
 	$(BIN)/python -m benchmarks.bench $(if $(PART),--part $(PART),) $(if $(COLLECT),--collect,)
 
 margins: $(VENV)/.test-stamp $(CLASSIFIER)  ## Every statistical check under 5 seeds: benchmarks/margins.md (about 50 min; PART=tests or NOTEBOOKS=...; FULL=1: full-mode bounds, margins-full.md)

@@ -16,7 +16,9 @@ notebook 08's CGAN against the keras-io recipe and notebook 09's conditional VAE
 fourth (`--part protocol`, benchmarks/protocol.py) scores notebook 05's model under four evaluation protocols
 (threshold or dynamic binarisation, for training and for the test set) against its exact likelihood. Results
 go to benchmarks/results.json and, as Markdown tables, to benchmarks/results.md (docs/benchmarks.md links
-it; nothing else is written). `--part` runs one part and keeps the other parts' previous results.
+it). `--part` runs one part and keeps the other parts' previous results. Two parts are not part of the
+whole and write their own pages: `cgan-goals` (benchmarks/cgan_goals.py) and `cgan-yardstick`
+(benchmarks/cgan_yardstick.py).
 """
 
 from __future__ import annotations
@@ -291,9 +293,11 @@ def write(results: dict, out_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the machinery")
-    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan", "protocol", "cgan-goals"),
+    parser.add_argument("--part", choices=("all", "vae", "conditional", "cgan", "protocol", "cgan-goals",
+                                           "cgan-yardstick"),
                         default="all", help="run one part only; the other parts' previous results are kept "
-                        "(cgan-goals, not part of all: notebook 08's goals over three seeds, cgan_goals.md)")
+                        "(not part of all: cgan-goals, notebook 08's goals over three seeds, cgan_goals.md; "
+                        "cgan-yardstick, its saved generator against several yardsticks, cgan_yardstick.md)")
     parser.add_argument("--collect", action="store_true",
                         help="conditional part: collect the scores of the last full `make execute` from "
                              "outputs/ instead of running notebooks 06 and 08 again")
@@ -306,6 +310,13 @@ def main() -> None:
         out = output_path("bench-smoke") if args.smoke else args.out  # a smoke run leaves the results be
         print(cgan_goals.markdown(cgan_goals.run_goals(list(cgan_goals.SEEDS), out,
                                                        epochs=1 if args.smoke else None)))
+        return
+    if args.part == "cgan-yardstick":
+        from benchmarks import cgan_yardstick
+
+        results = cgan_yardstick.run_yardstick()  # no training: a smoke run is the real one, written aside
+        cgan_yardstick.write(results, output_path("bench-smoke") if args.smoke else args.out)
+        print(cgan_yardstick.markdown(results))
         return
     previous = args.out / "results.json"
     results = json.loads(previous.read_text()) if args.part != "all" and previous.exists() else {}

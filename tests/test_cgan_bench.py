@@ -187,3 +187,41 @@ def test_tuning_never_scores_on_the_test_set(monkeypatch):
     assert "test" not in tuned and seen == [False]
     reported = cgan_goals.train_one(1, {"BATCH_SIZE": 256}, score_test=True, epochs=1)
     assert set(reported["test"]) == set(cgan_goals.KEYS) and seen == [False, False, True]
+
+
+def test_the_noise_is_scaled_and_the_spread_tabled_per_split():
+    from benchmarks import cgan_yardstick
+
+    seen = []
+    generate = cgan_yardstick.scaled(lambda noise, labels: seen.append(noise) or labels, 1.5)
+    assert generate(np.ones((2, 3), "float32"), "labels") == "labels"
+    np.testing.assert_allclose(seen[0], 1.5)
+    with pytest.raises(ValueError, match="positive"):
+        cgan_yardstick.scaled(generate, 0)
+    draws = [{"seed": s, "floor": 1.0 + s, "frechet": 4.0, "frechet_ratio": 4.0 / (1.0 + s), "recall": 0.7,
+              "real_recall": 0.9} for s in range(3)]
+    results = {"date": "today", "generator": "g.keras", "spread": {"validation": draws, "test": draws[:2]},
+               "scales": [{"scale": 1.2, "accuracy": 0.99, "worst_digit": 0.97, "frechet_ratio": 3.0,
+                           "precision": 0.8, "recall": 0.8}],
+               "real_validation": {"precision": 0.88, "recall": 0.89}}
+    table = cgan_yardstick.markdown(results)
+    assert "| validation | mean | 2.00 | 4.00 | 2.44 | 0.70 | 0.90 |" in table  # floors 1, 2, 3
+    assert "| validation | standard deviation | 1.00 | 0.00 |" in table
+    assert "| test | range | 1.00 to 2.00 | 4.00 to 4.00 | 2.00 to 4.00 |" in table
+    assert "| 1.2 | 99.00% | 97.00% | 3.00 | 0.80 | 0.80 |" in table
+
+
+def test_each_yardstick_draw_uses_its_seed_for_the_halves_and_the_noise(monkeypatch):
+    from types import SimpleNamespace
+
+    from benchmarks import cgan_yardstick
+
+    calls, reference = [], SimpleNamespace(frechet_train=2.0, recall_train=0.9)
+    monkeypatch.setattr(cgan_yardstick, "real_digits",
+                        lambda *args, seed: calls.append(("halves", seed)) or reference)
+    monkeypatch.setattr(cgan_yardstick, "generator_scores", lambda generate, dim, classifier, ref, seed:
+                        calls.append(("noise", seed)) or {"frechet_ratio": 3.0, "recall": 0.7})
+    rows = cgan_yardstick.yardstick_rows(None, 4, None, None, None, None, None, (0, 5))
+    assert calls == [("halves", 0), ("noise", 0), ("halves", 5), ("noise", 5)]
+    assert rows[1] == {"seed": 5, "floor": 2.0, "frechet": 6.0, "frechet_ratio": 3.0, "recall": 0.7,
+                       "real_recall": 0.9}
