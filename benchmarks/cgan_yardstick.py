@@ -61,8 +61,8 @@ def yardstick_rows(generate: Callable, noise_dim: int, classifier, images, label
     return rows
 
 
-def run_yardstick(generator_file: Path | None = None) -> dict:
-    """Both measurements for the generator in `generator_file` (default: notebook 08's full-mode one)."""
+def run_yardstick(out: Path, generator_file: Path | None = None) -> dict:
+    """Both measurements for `generator_file` (default: notebook 08's full-mode one), written into `out`."""
     generator_file = generator_file or output_path(*GENERATOR)
     if not generator_file.exists():
         raise FileNotFoundError(f"{generator_file} is missing: run notebook 08 in full mode first (`make "
@@ -84,9 +84,11 @@ def run_yardstick(generator_file: Path | None = None) -> dict:
         point = generator_scores(scaled(generate, scale), noise_dim, classifier, reference, SCALE_SEED)
         scales.append({"scale": scale, **{key: point[key] for key in KEYS}})
         print(f"  noise x {scale}: " + ", ".join(f"{k} {scales[-1][k]:.3f}" for k in KEYS), flush=True)
-    return {"date": time.strftime("%Y-%m-%d"), "generator": generator_file.name, "spread": spread,
-            "scales": scales, "real_validation": {"precision": reference.precision_train,
-                                                  "recall": reference.recall_train}}
+    results = {"date": time.strftime("%Y-%m-%d"), "generator": generator_file.name, "spread": spread,
+               "scales": scales, "real_validation": {"precision": reference.precision_train,
+                                                     "recall": reference.recall_train}}
+    write(results, out)
+    return results
 
 
 def markdown(results: dict) -> str:
@@ -128,9 +130,7 @@ def main() -> None:
     parser.add_argument("--generator", type=Path, help="a saved generator (.keras) other than notebook 08's")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
-    results = run_yardstick(args.generator)
-    write(results, args.out)
-    print(markdown(results))
+    print(markdown(run_yardstick(args.out, args.generator)))
 
 
 if __name__ == "__main__":
