@@ -1,5 +1,6 @@
 """The CGAN benchmark's reference (the keras-io recipe) and the race's bookkeeping."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -123,6 +124,20 @@ def test_the_vae_of_notebook_09_trains_samples_and_reports_its_active_units(mnis
     assert grid.shape == (10, cgan.SAMPLES_PER_DIGIT, 28, 28) and 0 <= grid.min() and grid.max() <= 1
     cgan.samples_figure({"one": grid, "two": grid}, tmp_path / "samples.png", minutes=10)
     assert (tmp_path / "samples.png").stat().st_size > 10_000
+
+
+def test_the_vae_decoder_of_notebook_09_has_the_generator_layers_of_notebook_08():
+    # The race compares objectives only if 09's decoder stays 08's generator (its input and output aside).
+    gan = load_course_model(cgan.NOTEBOOK, extra={"NUM_CLASSES": 10})
+    vae = load_course_model(cgan.CVAE_NOTEBOOK, extra={"NUM_CLASSES": 10})
+
+    def layers(model, skip):  # name, kind and output shape of every layer between the inputs and the output
+        return [(layer.name, type(layer).__name__, layer.output.shape) for layer in model.layers
+                if layer.name not in skip and not isinstance(layer, keras.layers.InputLayer)]
+
+    generator, decoder = gan["make_generator"](), vae["make_conv_decoder"]()
+    assert (layers(generator, {"noise_and_label", "up_to_28x28"})
+            == layers(decoder, {"code_and_label", "pixel_logits"}))
 
 
 def test_the_race_table_has_a_column_for_the_vae():
