@@ -173,6 +173,8 @@ def test_the_goals_table_reports_every_seed_the_mean_the_worst_and_what_is_met()
                "runs": [goals_run(1), goals_run(2, frechet=2.6, recall=0.80), goals_run(3, seconds=700.0)]}
     results["runs"][2]["real_test"] = {"precision": 0.86, "recall": 0.89}  # its own half B's real digits
     table = cgan_goals.markdown(results)
+    assert "(2 CPU cores): notebook 08's model, 16 epochs" in table
+    assert "An epoch took 35 s on average" in table  # (500 + 500 + 700) / 3 / 16
     assert "| 1 | 99.50% | 98.00% | 1.8x | 0.85 / 0.86 | 8.3 min |" in table
     assert "| worst seed | 99.50% | 98.00% | 2.6x | 0.85 / 0.80 | 11.7 min |" in table
     assert "≥ 0.81\N{EN DASH}0.82 / ≥ 0.84" in table  # the real digits' own, less 0.05, per seed
