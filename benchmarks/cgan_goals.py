@@ -18,7 +18,6 @@ import argparse
 import ast
 import json
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -117,9 +116,10 @@ def markdown(results: dict) -> str:
         return (f"{point['accuracy']:.2%} | {point['worst_digit']:.2%} | {point['frechet_ratio']:.1f}x | "
                 f"{point['precision']:.2f} / {point['recall']:.2f} | {seconds / 60:.1f} min")
 
-    machine = ", ".join([f"{results['cores']} CPU cores", *([results["cpu"]] if "cpu" in results else [])])
+    m = results["machine"]
     epoch_seconds = np.mean([r["train_seconds"] / r["epochs"] for r in runs])
-    rows = [f"Measured on {results['date']} ({machine}): notebook 08's model, {runs[0]['epochs']} epochs, "
+    rows = [f"Measured on {m['date']} ({m['cores']} CPU cores, {m['cpu']}): notebook 08's model, "
+            f"{runs[0]['epochs']} epochs, "
             "trained once per seed and scored once on test half B. An epoch took "
             f"{epoch_seconds:.0f} s on average: the training time is the machine's as much as the model's.",
             "",
@@ -148,9 +148,7 @@ def markdown(results: dict) -> str:
 def run_goals(seeds: list[int], out: Path, *, epochs: int | None = None) -> dict:
     """Train and score every seed (test half B once each); write cgan_goals.json and .md into `out`."""
     runs = [train_one(seed, {}, score_test=True, epochs=epochs) for seed in seeds]
-    machine = machine_info()
-    results = {"date": time.strftime("%Y-%m-%d"), "cores": machine["cores"], "cpu": machine["cpu"],
-               "runs": runs}
+    results = {"machine": machine_info(), "runs": runs}
     out.mkdir(parents=True, exist_ok=True)
     (out / "cgan_goals.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "cgan_goals.md").write_text(markdown(results))

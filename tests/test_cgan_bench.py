@@ -169,11 +169,11 @@ def goals_run(seed, accuracy=0.995, worst=0.98, frechet=1.8, precision=0.85, rec
 def test_the_goals_table_reports_every_seed_the_mean_the_worst_and_what_is_met():
     from benchmarks import cgan_goals
 
-    results = {"date": "2026-12-06", "cores": 2,
+    results = {"machine": {"date": "2026-12-06", "cores": 2, "cpu": "test CPU"},
                "runs": [goals_run(1), goals_run(2, frechet=2.6, recall=0.80), goals_run(3, seconds=700.0)]}
     results["runs"][2]["real_test"] = {"precision": 0.86, "recall": 0.89}  # its own half B's real digits
     table = cgan_goals.markdown(results)
-    assert "(2 CPU cores): notebook 08's model, 16 epochs" in table
+    assert "on 2026-12-06 (2 CPU cores, test CPU): notebook 08's model, 16 epochs" in table
     assert "An epoch took 35 s on average" in table  # (500 + 500 + 700) / 3 / 16
     assert "| 1 | 99.50% | 98.00% | 1.8x | 0.85 / 0.86 | 8.3 min |" in table
     assert "| worst seed | 99.50% | 98.00% | 2.6x | 0.85 / 0.80 | 11.7 min |" in table
