@@ -376,11 +376,12 @@ def _collect(process: subprocess.Popen, limits: Limits, outcome: Outcome) -> Non
                 elif key.fileobj is process.stderr:
                     tail = (tail + chunk)[-65536:]
                 else:
+                    if len(chunk) > budget:  # keep what the budget allows, and not a byte more
+                        outcome.too_much_output, chunk = True, chunk[:budget]
                     budget -= len(chunk)
                     *complete, pending = (pending + chunk).split(b"\n")
                     outcome.lines += complete
-            if budget < 0:
-                outcome.too_much_output = True
+            if outcome.too_much_output:
                 break
     if pending and not (outcome.timed_out or outcome.too_much_output):
         outcome.lines.append(pending)
