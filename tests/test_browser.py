@@ -92,6 +92,8 @@ OUTPUT_OF_CELL = """k => Array.from(
 ERRORS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type$="stderr"]'),
                                   o => o.textContent)
                       .filter(t => /Traceback|^\\w*(Error|Exception)\\b/m.test(t))"""
+IMAGES_SETTLED = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output img'))
+                      .every(i => i.complete)"""
 
 
 def checked_outputs(notebook: Path) -> dict[int, str]:
@@ -129,6 +131,7 @@ def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab):
                 break
         checked = {k: (text, page.evaluate(OUTPUT_OF_CELL, k))
                    for k, text in checked_outputs(ROOT / "notebooks" / NOTEBOOK).items()}
+        page.wait_for_function(IMAGES_SETTLED, timeout=30_000)  # decoded (or broken): naturalWidth is final
         images = page.locator(".jp-OutputArea-output img")
         widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
         if widths:

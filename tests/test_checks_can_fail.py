@@ -39,6 +39,21 @@ def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") ->
     raise ValueError(f"{notebook}: no expect({check!r}, ...) call")
 
 
+def notebook_constant(notebook: str, name: str):
+    """The literal a code cell of `notebook` assigns to `name` (alone, or in a tuple: `K, N = 200, 1000`)."""
+    cells = read_notebook(notebook_path(notebook))["cells"]
+    for cell in (c for c in cells if c["cell_type"] == "code"):
+        for node in ast.parse(cell_source(cell)).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+                both_tuples = isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
+                pairs = zip(target.elts, value.elts, strict=True) if both_tuples else [(target, value)]
+                for t, v in pairs:
+                    if isinstance(t, ast.Name) and t.id == name:
+                        return ast.literal_eval(v)
+    raise ValueError(f"{notebook}: no literal assigned to {name}")
+
+
 def test_expect_raises_with_the_numbers(monkeypatch):
     monkeypatch.delenv(CHECK_LOG_ENV, raising=False)  # made-up checks: nothing for `make margins`
     assert expect("x", 2.0, above=1.0, below=3.0) is None  # a cell ending with a check shows nothing
@@ -62,20 +77,21 @@ def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
         expect("untrained conv VAE, test ELBO", untrained, above=bound)
 
 
-def test_a_missing_or_doubled_log_k_fails_notebook_05s_iwae_check(mnist):
+def test_a_missing_or_doubled_log_k_fails_notebook_05s_iwae_check(mnist, seed):
     import keras
 
     notebook = notebook_path("05_conv_vae")
     course = load_course_model(notebook)
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     (train_images, train_labels), (val_images, _) = split_validation(*mnist[0])
-    train_images, _ = stratified_subset(train_images, train_labels, 12_000, seed=0)  # quick mode's epoch
+    train_images, _ = stratified_subset(train_images, train_labels, 12_000, seed=seed)  # quick mode's epoch
     encoder, decoder = course["make_encoder"](2), course["make_decoder"](2)
     step = course["make_train_step"](encoder, decoder, keras.optimizers.Adam(course["LEARNING_RATE"]))
-    for x in make_dataset(train_images, batch_size=course["BATCH_SIZE"], shuffle=True, seed=0, binarize=True,
-                          drop_remainder=True):
+    for x in make_dataset(train_images, batch_size=course["BATCH_SIZE"], shuffle=True, seed=seed,
+                          binarize=True, drop_remainder=True):
         step(x)
-    x_val, k = to_float(val_images[:100], binarize=True), 50  # quick mode's images and K
+    k, n_images = (notebook_constant("05_conv_vae", name) for name in ("K", "N_IWAE"))
+    x_val = to_float(val_images[:n_images], binarize=True)
     source = next(s for s in course_model_sources(notebook) if "def iwae_bound" in s)
     assert source.count(" - np.log(k)") == 1
 

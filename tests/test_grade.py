@@ -100,7 +100,7 @@ refused.append(refuses(lambda: pathlib.Path({solutions!r}).read_text()))  # the 
 refused.append(refuses(lambda: pathlib.Path({later!r}).read_text()))  # a student graded later
 refused.append(refuses(lambda: pathlib.Path({later!r}).write_text("{{}}")))
 os.symlink({home_canary!r}, "03_vae.ipynb")  # its "own notebook" as a link out: nobody outside follows it
-refused.append(refuses(lambda: pathlib.Path("03_vae.ipynb").write_text("# $(touch /tmp/pwned)")))
+refused.append(refuses(lambda: pathlib.Path("03_vae.ipynb").write_text("# $(touch {marker})")))
 refused.append(refuses(lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3)))  # the host
 # a process bomb, stopped by the limit, then cleared; from a small process of its own, so that the
 # kernel (big, with TensorFlow's threads) neither forks hundreds of copies nor waits long at the limit
@@ -143,6 +143,7 @@ def run_in_process(student_cell: str, replacements: dict[str, str]) -> str:
 def class_03():
     submissions = ROOT / "outputs" / f"grade-test-{uuid.uuid4().hex}"  # not under /tmp, which is private
     home_canary = Path.home() / f".course-grade-canary-{uuid.uuid4().hex}"
+    marker = Path(f"/tmp/course-grade-pwned-{uuid.uuid4().hex}")  # made only if a shell outside ran it
     home_canary.write_text("secret")
     server = socket.create_server(("127.0.0.1", 0))
     admin.write_student_copies(submissions / "untouched")
@@ -160,7 +161,7 @@ def class_03():
     save(submissions / "zz_right", "03_vae", course_notebook("03_vae"))
     attack = ATTACK.format(home_canary=str(home_canary), course_file=str(ROOT / "helpers" / "checks.py"),
                            solutions=str(ROOT / "notebooks" / "03_vae.ipynb"), later=str(later),
-                           port=server.getsockname()[1], bomb=BOMB)
+                           marker=str(marker), port=server.getsockname()[1], bomb=BOMB)
     # right answers only if every attack ran and was refused: the point is the proof
     save(submissions / "attacker", "03_vae",
          edited({Z_SOLUTION: Z_SOLUTION + " if SANDBOXED else None"}, attack))
@@ -174,7 +175,7 @@ def class_03():
         rows = grade.grade(submissions, notebooks=["03_vae"], limits=Limits(seconds=600))
         host_intact = {"course": before == {p: p.read_bytes() for p in course_files},
                        "home": home_canary.read_text() == "secret",
-                       "no /tmp/pwned": not Path("/tmp/pwned").exists()}
+                       "no marker": not marker.exists()}
         yield submissions, rows, host_intact
     finally:
         home_canary.unlink()

@@ -42,6 +42,9 @@ def test_a_check_that_fails_the_same_every_seed_or_misses_seeds_is_not_ok():
     assert not margins.summarise(_records("nan", [float("nan")] * 5, above=1.0))[0]["ok"]
     assert not margins.summarise(_records("ran once", [2.0], above=1.0), n_seeds=5)[0]["ok"]
     assert margins.summarise(_records("ran five times", [2.0] * 5, above=1.0), n_seeds=5)[0]["ok"]
+    twice_a_seed = _records("parametrized", [2.0] * 5, above=1.0) * 2  # logged by two cases of one test
+    assert margins.summarise(twice_a_seed, n_seeds=5)[0]["ok"]
+    assert not margins.summarise(_records("ten runs, seeds 1-10", [2.0] * 10, above=1.0), n_seeds=5)[0]["ok"]
 
 
 def test_bars_in_a_name_do_not_split_the_table():
