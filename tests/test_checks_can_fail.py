@@ -39,7 +39,7 @@ def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") ->
     raise ValueError(f"{notebook}: no expect({check!r}, ...) call")
 
 
-def notebook_constant(notebook: str, name: str):
+def notebook_constant(notebook: str, name: str) -> object:
     """The literal a code cell of `notebook` assigns to `name` (alone, or in a tuple: `K, N = 200, 1000`)."""
     cells = read_notebook(notebook_path(notebook))["cells"]
     for cell in (c for c in cells if c["cell_type"] == "code"):
@@ -77,6 +77,7 @@ def test_an_untrained_conv_vae_fails_notebook_05s_elbo_check(mnist):
         expect("untrained conv VAE, test ELBO", untrained, above=bound)
 
 
+@pytest.mark.slow  # trains a VAE for an epoch
 def test_a_missing_or_doubled_log_k_fails_notebook_05s_iwae_check(mnist, seed):
     import keras
 

@@ -34,7 +34,11 @@ def test_a_check_that_never_varies_has_infinite_ratio_and_the_table_says_so():
 def test_a_failed_check_has_a_negative_margin():
     rows = margins.summarise(_records("failed", [0.5, 1.5], above=1.0))
     assert rows[0]["margin"] == -0.5 and not rows[0]["ok"]
-    assert "not ok" in margins.markdown(rows, [1, 2], 1.0)
+    assert "not ok: failed" in margins.markdown(rows, [1, 2], 1.0)
+    close = margins.summarise(_records("close", [1.1, 1.2, 1.3], above=1.0))
+    assert "not ok: under 3 spreads" in margins.markdown(close, [1, 2, 3], 1.0)
+    missed = margins.summarise(_records("ran once", [2.0], above=1.0), n_seeds=5)
+    assert "not ok: ran under 1 of 5 seeds" in margins.markdown(missed, [1, 2, 3, 4, 5], 1.0)
 
 
 def test_a_check_that_fails_the_same_every_seed_or_misses_seeds_is_not_ok():

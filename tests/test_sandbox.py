@@ -306,6 +306,7 @@ def test_output_to_the_grader_is_capped():
     flood = "import sys\nfor _ in range(4096):\n    sys.stdout.write('x' * 255 + '\\n')"
     capped = attack(flood, output_kib=16)
     assert capped.too_much_output and sum(len(line) + 1 for line in capped.lines) <= 16 * 1024
+    assert len(capped.lines) == 64  # 256-byte lines: exactly the 16 KiB, none lost
     control = attack(flood, output_kib=2048)
     assert not control.too_much_output and len(control.lines) == 4096
 

@@ -115,6 +115,15 @@ def _bound(row: dict) -> str:
     return " and ".join(parts)
 
 
+def _why_not_ok(row: dict, seeds: list[int]) -> str:
+    """What a row that is not ok breaks: the check itself, the rule, or the seeds it ran under."""
+    if not (math.isfinite(row["margin"]) and row["margin"] > 0):
+        return "failed"
+    if row["ratio"] < REQUIRED_RATIO:
+        return f"under {REQUIRED_RATIO:.0f} spreads"
+    return f"ran under {len(row['seeds'])} of {len(seeds)} seeds"
+
+
 def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "", *,
              full: bool = False) -> str:
     """benchmarks/margins(-full).md: the margins table, weakest check first (closest to failing on top)."""
@@ -131,7 +140,7 @@ def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "",
              "|---|---|---|---|---|---|"]
     for row in rows:
         ratio = "∞ (same every seed)" if math.isinf(row["ratio"]) else f"{row['ratio']:.1f}"
-        flag = "" if row["ok"] else f" **(not ok: {row['runs']} runs)**"
+        flag = "" if row["ok"] else f" **(not ok: {_why_not_ok(row, seeds)})**"
         name = row["check"].replace("|", "\\|")  # |x| in a name is not a column
         lines.append(f"| {name} | {_bound(row)} | {row['worst']:.4g} | {row['spread']:.3g} | "
                      f"{row['margin']:.4g} | {ratio}{flag} |")
