@@ -25,11 +25,16 @@ def planted_bug():
         yield
 
 
+def _code_cell_trees(notebook: str) -> list[ast.Module]:
+    """The parsed source of each code cell of `notebook`, in order."""
+    cells = read_notebook(notebook_path(notebook))["cells"]
+    return [ast.parse(cell_source(c)) for c in cells if c["cell_type"] == "code"]
+
+
 def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") -> float:
     """The `above=`/`below=` bound that notebook's expect(check, ...) uses in that mode."""
-    cells = read_notebook(notebook_path(notebook))["cells"]
-    for cell in (c for c in cells if c["cell_type"] == "code"):
-        for node in ast.walk(ast.parse(cell_source(cell))):
+    for tree in _code_cell_trees(notebook):
+        for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "expect"
                     and isinstance(node.args[0], ast.Constant) and node.args[0].value == check):
                 bound = next(k.value for k in node.keywords if k.arg == side)
@@ -41,9 +46,8 @@ def notebook_bound(notebook: str, check: str, side: str, mode: str = "quick") ->
 
 def notebook_constant(notebook: str, name: str) -> object:
     """The literal a code cell of `notebook` assigns to `name` (alone, or in a tuple: `K, N = 200, 1000`)."""
-    cells = read_notebook(notebook_path(notebook))["cells"]
-    for cell in (c for c in cells if c["cell_type"] == "code"):
-        for node in ast.parse(cell_source(cell)).body:
+    for tree in _code_cell_trees(notebook):
+        for node in tree.body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target, value = node.targets[0], node.value
                 both_tuples = isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)

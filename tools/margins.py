@@ -85,8 +85,9 @@ def margin(value: float, above: float | None, below: float | None) -> float:
 def summarise(records: list[dict], n_seeds: int | None = None) -> list[dict]:
     """One row per check: bound, worst value, spread over seeds, margin and margin / spread.
 
-    A row is ok when the check passed every time, ran under every seed (n_seeds, if given; a parametrized
-    test may log it more than once per seed), and its margin is at least REQUIRED_RATIO spreads.
+    A row is ok when `problem` finds none: the check passed every time, ran under every seed (n_seeds, if
+    given; a parametrized test may log it more than once per seed), and its margin is at least REQUIRED_RATIO
+    spreads.
     """
     by_check = defaultdict(list)
     for record in records:
@@ -100,28 +101,29 @@ def summarise(records: list[dict], n_seeds: int | None = None) -> list[dict]:
         spread = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
         spread = 0.0 if np.ptp(values) == 0 else spread  # exactly the same every seed
         ratio = margins[worst] / spread if spread > 0 else math.inf
-        ok = (math.isfinite(margins[worst]) and margins[worst] > 0 and ratio >= REQUIRED_RATIO
-              and (n_seeds is None or len({r["seed"] for r in seen}) == n_seeds))
-        rows.append({"check": name, "above": above, "below": below, "runs": len(values),
-                     "seeds": sorted({r["seed"] for r in seen}), "worst": float(values[worst]),
-                     "mean": float(values.mean()), "spread": spread, "margin": float(margins[worst]),
-                     "ratio": float(ratio), "ok": bool(ok)})
+        row = {"check": name, "above": above, "below": below, "runs": len(values),
+               "seeds": sorted({r["seed"] for r in seen}), "worst": float(values[worst]),
+               "mean": float(values.mean()), "spread": spread, "margin": float(margins[worst]),
+               "ratio": float(ratio)}
+        rows.append({**row, "ok": problem(row, n_seeds) is None})
     return sorted(rows, key=lambda row: row["ratio"])
+
+
+def problem(row: dict, n_seeds: int | None = None) -> str | None:
+    """What a row breaks (the check itself, the rule, or the seeds it ran under), or None."""
+    if not (math.isfinite(row["margin"]) and row["margin"] > 0):
+        return "failed"
+    if row["ratio"] < REQUIRED_RATIO:
+        return f"under {REQUIRED_RATIO:.0f} spreads"
+    if n_seeds is not None and len(row["seeds"]) != n_seeds:
+        return f"ran under {len(row['seeds'])} of {n_seeds} seeds"
+    return None
 
 
 def _bound(row: dict) -> str:
     parts = ([f"> {row['above']:.4g}"] if row["above"] is not None else []) + (
         [f"< {row['below']:.4g}"] if row["below"] is not None else [])
     return " and ".join(parts)
-
-
-def _why_not_ok(row: dict, seeds: list[int]) -> str:
-    """What a row that is not ok breaks: the check itself, the rule, or the seeds it ran under."""
-    if not (math.isfinite(row["margin"]) and row["margin"] > 0):
-        return "failed"
-    if row["ratio"] < REQUIRED_RATIO:
-        return f"under {REQUIRED_RATIO:.0f} spreads"
-    return f"ran under {len(row['seeds'])} of {len(seeds)} seeds"
 
 
 def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "", *,
@@ -140,7 +142,7 @@ def markdown(rows: list[dict], seeds: list[int], minutes: float, note: str = "",
              "|---|---|---|---|---|---|"]
     for row in rows:
         ratio = "∞ (same every seed)" if math.isinf(row["ratio"]) else f"{row['ratio']:.1f}"
-        flag = "" if row["ok"] else f" **(not ok: {_why_not_ok(row, seeds)})**"
+        flag = "" if row["ok"] else f" **(not ok: {problem(row, len(seeds))})**"
         name = row["check"].replace("|", "\\|")  # |x| in a name is not a column
         lines.append(f"| {name} | {_bound(row)} | {row['worst']:.4g} | {row['spread']:.3g} | "
                      f"{row['margin']:.4g} | {ratio}{flag} |")
